@@ -1,0 +1,195 @@
+//! Apply stage: the only place that writes files. Every write goes through a temp
+//! file in the same directory, fsync and rename, so a crash leaves each file either
+//! wholly old or wholly new; a failed batch puts back what it already replaced.
+
+use crate::rollback::{RollbackFile, RollbackPlan};
+use crate::scan::FilePlan;
+use crate::source::sha256_hex;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One file to replace, with what it held when it was read.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub path: String,
+    pub fs_path: PathBuf,
+    /// The bytes it held before, to put back if a later write in the batch fails.
+    pub previous: Option<Vec<u8>>,
+    pub new_bytes: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: cannot write: {source}; files already written were restored: {}",
+        restored.join(", ")
+    )]
+    RolledBack {
+        path: String,
+        source: std::io::Error,
+        restored: Vec<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("files changed since they were planned (nothing was written): {}", .0.join(", "))]
+    ChangedSincePlan(Vec<String>),
+    #[error("{path}: cannot write the rollback file: {source}")]
+    RollbackFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Files whose current bytes no longer match the hash the plan read.
+pub fn changed_since_plan(files: &[&FilePlan]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| match std::fs::read(&f.fs_path) {
+            Ok(bytes) => sha256_hex(&bytes) != f.sha256,
+            Err(_) => true,
+        })
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// The rollback plan for a set of planned changes.
+pub fn rollback_plan(files: &[&FilePlan], root: &Path, strategy: &str) -> RollbackPlan {
+    RollbackPlan {
+        format_version: crate::rollback::FORMAT_VERSION.to_string(),
+        tool: format!("tflock {}", env!("CARGO_PKG_VERSION")),
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        root: root.to_path_buf(),
+        strategy: strategy.to_string(),
+        files: files
+            .iter()
+            .map(|f| RollbackFile {
+                path: f.path.clone(),
+                sha256_before: f.sha256.clone(),
+                sha256_after: f.sha256_after(),
+                original: f.original.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Checks every file against the plan, writes the rollback file, then the files.
+/// All or nothing: a changed file stops everything before the first write.
+pub fn apply(
+    files: &[&FilePlan],
+    rollback: &RollbackPlan,
+    rollback_path: &Path,
+) -> Result<(), ApplyError> {
+    let changed = changed_since_plan(files);
+    if !changed.is_empty() {
+        return Err(ApplyError::ChangedSincePlan(changed));
+    }
+    write_private(rollback_path, rollback.to_json().as_bytes()).map_err(|source| {
+        ApplyError::RollbackFile {
+            path: rollback_path.display().to_string(),
+            source,
+        }
+    })?;
+    let writes: Vec<Write> = files
+        .iter()
+        .map(|f| Write {
+            path: f.path.clone(),
+            fs_path: f.fs_path.clone(),
+            previous: Some(f.original.clone().into_bytes()),
+            new_bytes: f.new_text.clone().into_bytes(),
+        })
+        .collect();
+    write_all(&writes)?;
+    Ok(())
+}
+
+/// Replaces each file atomically; on the first failure, restores those already
+/// replaced (best effort, reported) and returns the error.
+pub fn write_all(writes: &[Write]) -> Result<(), WriteError> {
+    for (i, w) in writes.iter().enumerate() {
+        if let Err(source) = write_atomic(&w.fs_path, &w.new_bytes) {
+            let mut restored = Vec::new();
+            for done in &writes[..i] {
+                if let Some(previous) = &done.previous
+                    && write_atomic(&done.fs_path, previous).is_ok()
+                {
+                    restored.push(done.path.clone());
+                }
+            }
+            if i == 0 {
+                return Err(WriteError::Io {
+                    path: w.path.clone(),
+                    source,
+                });
+            }
+            return Err(WriteError::RolledBack {
+                path: w.path.clone(),
+                source,
+                restored,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temp file in the same directory, fsyncs it, keeps the
+/// target's permissions, renames it over the target and fsyncs the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tflock-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    if let Some(permissions) = permissions {
+        tmp.as_file().set_permissions(permissions)?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Creates (or replaces) a file readable by its owner only: rollback files hold
+/// the original bytes of backend blocks.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tflock-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    // Makes the rename durable; not every filesystem allows it, and the write
+    // itself already succeeded, so a failure here is not an error.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

@@ -1,0 +1,17 @@
+//! tflock: move Terraform / OpenTofu / Terragrunt S3 backends from DynamoDB state
+//! locking to S3 lockfiles, with format-preserving edits and a real rollback.
+//!
+//! One pipeline, one module per stage:
+//! `discover -> parse -> plan -> (verify) -> apply -> report / rollback`.
+
+pub mod apply;
+pub mod discover;
+pub mod parse;
+pub mod plan;
+pub mod planfile;
+pub mod report;
+pub mod rollback;
+pub mod scan;
+pub mod source;
+
+pub use scan::{BackendPlan, FilePlan, Problem, RepoPlan, scan};

@@ -1,0 +1,206 @@
+//! HCL files (`.tf`, `.tofu`, `.tfbackend`, Terragrunt `.hcl`) via hcl-edit's spans.
+
+use super::{Backend, BackendKind, Body, ParseError, Setting, Syntax, Value};
+use crate::source::Source;
+use hcl_edit::Span;
+use hcl_edit::expr::{Expression, Object, ObjectKey};
+use hcl_edit::structure::{self, Block};
+use std::ops::Range;
+
+/// `terraform { backend "s3" { ... } }` blocks of a `.tf` / `.tofu` file.
+pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
+    let doc = parse_document(source)?;
+    let base = source.bom;
+    let mut backends = Vec::new();
+    for terraform in doc.blocks().filter(|b| b.has_ident("terraform")) {
+        for backend in terraform.body.blocks().filter(|b| is_s3_backend(b)) {
+            let span = shift(backend.span(), base)?;
+            backends.push(Backend {
+                kind: BackendKind::Terraform,
+                line: source.line_of(span.start),
+                body: block_body(source, &backend.body, span)?,
+            });
+        }
+    }
+    Ok(backends)
+}
+
+/// A partial configuration file: plain attributes at top level.
+pub fn tfbackend(source: &Source) -> Result<Backend, ParseError> {
+    let doc = parse_document(source)?;
+    let span = source.bom..source.text.len();
+    Ok(Backend {
+        kind: BackendKind::Tfbackend,
+        line: 1,
+        body: block_body(source, &doc, span)?,
+    })
+}
+
+/// Terragrunt `remote_state { backend = "s3" config = { ... } }` (block or attribute form).
+pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
+    let doc = parse_document(source)?;
+    let base = source.bom;
+    let mut backends = Vec::new();
+    for block in doc.blocks().filter(|b| b.has_ident("remote_state")) {
+        let backend_type = block.body.get_attribute("backend").map(|a| &a.value);
+        let config = block.body.get_attribute("config").map(|a| &a.value);
+        if let Some(b) = terragrunt_remote_state(source, base, block.span(), backend_type, config)?
+        {
+            backends.push(b);
+        }
+    }
+    for attr in doc.attributes().filter(|a| a.has_key("remote_state")) {
+        if let Expression::Object(object) = &attr.value {
+            let backend_type = object_get(object, "backend");
+            let config = object_get(object, "config");
+            if let Some(b) =
+                terragrunt_remote_state(source, base, attr.span(), backend_type, config)?
+            {
+                backends.push(b);
+            }
+        }
+    }
+    backends.sort_by_key(|b| b.body.span.start);
+    Ok(backends)
+}
+
+fn terragrunt_remote_state(
+    source: &Source,
+    base: usize,
+    span: Option<Range<usize>>,
+    backend_type: Option<&Expression>,
+    config: Option<&Expression>,
+) -> Result<Option<Backend>, ParseError> {
+    let is_s3 = matches!(backend_type, Some(Expression::String(s)) if s.value() == "s3");
+    if !is_s3 {
+        return Ok(None);
+    }
+    let span = shift(span, base)?;
+    let line = source.line_of(span.start);
+    match config {
+        Some(Expression::Object(object)) => Ok(Some(Backend {
+            kind: BackendKind::Terragrunt,
+            line,
+            body: object_body(source, object)?,
+        })),
+        Some(other) => Err(ParseError::at(
+            source,
+            shift(other.span(), base)?.start,
+            "remote_state config is not an object literal; tflock can only edit literal settings",
+        )),
+        None => Ok(None),
+    }
+}
+
+fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
+    source.body().parse::<structure::Body>().map_err(|e| {
+        let loc = e.location();
+        let message = format!("syntax error: {}", e.message());
+        ParseError {
+            line: loc.line(),
+            column: loc.column(),
+            message,
+        }
+    })
+}
+
+fn is_s3_backend(block: &Block) -> bool {
+    block.has_ident("backend") && block.labels.len() == 1 && block.labels[0].as_str() == "s3"
+}
+
+fn block_body(
+    source: &Source,
+    body: &structure::Body,
+    span: Range<usize>,
+) -> Result<Body, ParseError> {
+    let settings = body
+        .attributes()
+        .map(|attr| {
+            setting(
+                source,
+                attr.key.as_str().to_string(),
+                attr.key.span(),
+                &attr.value,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Body {
+        syntax: Syntax::HclBody,
+        span,
+        settings,
+    })
+}
+
+fn object_body(source: &Source, object: &Object) -> Result<Body, ParseError> {
+    let base = source.bom;
+    let mut settings = Vec::new();
+    for (key, value) in object.iter() {
+        let name = match key {
+            ObjectKey::Ident(ident) => ident.as_str().to_string(),
+            ObjectKey::Expression(Expression::String(s)) => s.value().to_string(),
+            // A computed key cannot be a backend setting we edit.
+            ObjectKey::Expression(_) => continue,
+        };
+        settings.push(setting(source, name, key.span(), value.expr())?);
+    }
+    Ok(Body {
+        syntax: Syntax::HclObject,
+        span: shift(object.span(), base)?,
+        settings,
+    })
+}
+
+fn setting(
+    source: &Source,
+    key: String,
+    key_span: Option<Range<usize>>,
+    value: &Expression,
+) -> Result<Setting, ParseError> {
+    let base = source.bom;
+    let value_span = shift(value.span(), base)?;
+    let object = match value {
+        Expression::Object(object) => Some(object_body(source, object)?),
+        _ => None,
+    };
+    Ok(Setting {
+        key,
+        value: literal(value, &source.text[value_span.clone()]),
+        key_span: shift(key_span, base)?,
+        value_span,
+        object,
+    })
+}
+
+/// A literal's value, or the expression's source text.
+fn literal(expr: &Expression, text: &str) -> Value {
+    match expr {
+        Expression::String(s) => Value::String(s.value().to_string()),
+        Expression::Bool(b) => Value::Bool(*b.value()),
+        Expression::Number(_) => Value::Number(text.trim().to_string()),
+        Expression::Null(_) => Value::Null,
+        _ => Value::Expression(text.trim().to_string()),
+    }
+}
+
+fn object_get<'a>(object: &'a Object, key: &str) -> Option<&'a Expression> {
+    object.iter().find_map(|(k, v)| {
+        let matches = match k {
+            ObjectKey::Ident(ident) => ident.as_str() == key,
+            ObjectKey::Expression(Expression::String(s)) => s.value() == key,
+            ObjectKey::Expression(_) => false,
+        };
+        matches.then(|| v.expr())
+    })
+}
+
+/// hcl-edit sets spans on every parsed node; a missing one is reported, not guessed.
+fn shift(span: Option<Range<usize>>, base: usize) -> Result<Range<usize>, ParseError> {
+    match span {
+        Some(span) => Ok(span.start + base..span.end + base),
+        None => Err(ParseError {
+            line: 1,
+            column: 1,
+            message: "parser returned a node without a position".into(),
+        }),
+    }
+}

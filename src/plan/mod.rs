@@ -1,0 +1,165 @@
+//! Plan stage: a pure function from parsed backends and a strategy to byte edits.
+//!
+//! No I/O happens here. The strategy decides *what* changes (a list of [`Op`]s on
+//! a settings body); the syntax modules decide *how* it is spelled in the bytes.
+
+mod align;
+pub mod edit;
+mod hcl;
+mod json;
+
+pub use edit::{Edit, SpliceError, splice};
+
+use crate::parse::{Backend, Body, Setting, Syntax};
+use crate::source::Source;
+use serde::{Deserialize, Serialize};
+
+/// How to move a backend off DynamoDB locking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Remove the DynamoDB settings and lock with S3 lockfiles only.
+    Replace,
+    /// Add `use_lockfile = true` next to DynamoDB: Terraform takes both locks.
+    Dual,
+}
+
+/// What the plan does to one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Migrate,
+    AlreadyMigrated,
+    None,
+    Error,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Migrate => "migrate",
+            Action::AlreadyMigrated => "already-migrated",
+            Action::None => "none",
+            Action::Error => "error",
+        }
+    }
+}
+
+pub const LOCKFILE_KEY: &str = "use_lockfile";
+pub const TABLE_KEY: &str = "dynamodb_table";
+
+/// One change to a settings body, independent of syntax.
+#[derive(Debug, Clone, Copy)]
+pub enum Op<'a> {
+    /// Remove the setting entirely.
+    Delete(&'a Setting),
+    /// Put `use_lockfile = true` where this setting stood.
+    ReplaceWithLockfile(&'a Setting),
+    /// Add `use_lockfile = true` right after this setting.
+    InsertLockfileAfter(&'a Setting),
+    /// Make an existing `use_lockfile` literally `true`.
+    SetTrue(&'a Setting),
+}
+
+/// The ops for one body, with the body they apply to.
+pub struct BodyOps<'a> {
+    pub body: &'a Body,
+    pub ops: Vec<Op<'a>>,
+}
+
+/// Decides what a strategy changes in one backend, without touching bytes.
+pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>>) {
+    let body = &backend.body;
+    let table = body.get(TABLE_KEY);
+    let lockfile = body.get(LOCKFILE_KEY);
+    let lockfile_true = lockfile.is_some_and(|s| s.value.is_true());
+    let endpoint = body.get("dynamodb_endpoint");
+    let endpoints = body.get("endpoints");
+    let endpoints_dynamodb = endpoints
+        .and_then(|e| e.object.as_ref())
+        .and_then(|o| o.get("dynamodb").map(|d| (o, d)));
+
+    let mut ops = Vec::new();
+    let mut nested = Vec::new();
+    match strategy {
+        Strategy::Replace => {
+            if table.is_none() && endpoint.is_none() && endpoints_dynamodb.is_none() {
+                return (settled(lockfile_true), Vec::new());
+            }
+            match (lockfile, table) {
+                (Some(l), _) if !lockfile_true => ops.push(Op::SetTrue(l)),
+                (None, Some(t)) => ops.push(Op::ReplaceWithLockfile(t)),
+                _ => {}
+            }
+            if let (Some(t), Some(_)) = (table, lockfile) {
+                ops.push(Op::Delete(t));
+            }
+            if let Some(e) = endpoint {
+                ops.push(Op::Delete(e));
+            }
+            if let (Some(e), Some((object, dynamodb))) = (endpoints, endpoints_dynamodb) {
+                if object.settings.len() == 1 {
+                    ops.push(Op::Delete(e));
+                } else {
+                    nested.push(BodyOps {
+                        body: object,
+                        ops: vec![Op::Delete(dynamodb)],
+                    });
+                }
+            }
+        }
+        Strategy::Dual => {
+            let Some(t) = table else {
+                return (settled(lockfile_true), Vec::new());
+            };
+            match lockfile {
+                None => ops.push(Op::InsertLockfileAfter(t)),
+                Some(l) if !lockfile_true => ops.push(Op::SetTrue(l)),
+                Some(_) => return (Action::AlreadyMigrated, Vec::new()),
+            }
+        }
+    }
+    let mut all = vec![BodyOps { body, ops }];
+    all.extend(nested);
+    (Action::Migrate, all)
+}
+
+fn settled(lockfile_true: bool) -> Action {
+    if lockfile_true {
+        Action::AlreadyMigrated
+    } else {
+        Action::None
+    }
+}
+
+/// Why a decided change cannot be written in this file's syntax.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PlanError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// The edits for one backend under a strategy.
+pub fn plan_backend(
+    source: &Source,
+    backend: &Backend,
+    strategy: Strategy,
+) -> Result<(Action, Vec<Edit>), PlanError> {
+    let (action, bodies) = decide(backend, strategy);
+    let mut edits = Vec::new();
+    for body_ops in &bodies {
+        if body_ops.ops.is_empty() {
+            continue;
+        }
+        let body_edits = match body_ops.body.syntax {
+            Syntax::HclBody | Syntax::HclObject => hcl::render(source, body_ops)?,
+            Syntax::Json => json::render(source, body_ops)?,
+        };
+        edits.extend(body_edits);
+    }
+    Ok((action, edits))
+}
+
+#[cfg(test)]
+mod tests;

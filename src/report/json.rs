@@ -1,0 +1,127 @@
+//! The machine-readable plan (`--format json`), format_version "1".
+
+use super::unified_diff;
+use crate::parse::{Backend, Value};
+use crate::scan::{Problem, RepoPlan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+pub struct JsonPlan<'a> {
+    pub format_version: &'static str,
+    pub strategy: &'static str,
+    pub backends: Vec<JsonBackend<'a>>,
+    pub files: Vec<JsonFile<'a>>,
+    pub errors: &'a [Problem],
+    pub summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+pub struct JsonBackend<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub kind: &'static str,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub region: Option<String>,
+    pub dynamodb_table: Option<String>,
+    pub workspace_key_prefix: Option<String>,
+    pub use_lockfile: Option<String>,
+    pub endpoints: Option<BTreeMap<String, String>>,
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub action: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct JsonFile<'a> {
+    pub path: &'a str,
+    pub changed: bool,
+    pub diff: String,
+}
+
+#[derive(Serialize)]
+pub struct JsonSummary {
+    pub backends: usize,
+    pub migrate: usize,
+    pub already_migrated: usize,
+    pub none: usize,
+    pub error: usize,
+    pub files_changed: usize,
+    pub errors: usize,
+    pub lock_checks: &'static str,
+}
+
+pub fn render(plan: &RepoPlan, lock_checks: &'static str) -> String {
+    use crate::plan::Action;
+    let doc = JsonPlan {
+        format_version: "1",
+        strategy: match plan.strategy {
+            Some(crate::plan::Strategy::Dual) => "dual",
+            _ => "replace",
+        },
+        backends: plan
+            .backends
+            .iter()
+            .map(|b| backend(&b.path, &b.backend, b.action.as_str()))
+            .collect(),
+        files: plan
+            .files
+            .iter()
+            .map(|f| JsonFile {
+                path: &f.path,
+                changed: f.changed(),
+                diff: unified_diff(&f.path, &f.original, &f.new_text),
+            })
+            .collect(),
+        errors: &plan.problems,
+        summary: JsonSummary {
+            backends: plan.backends.len(),
+            migrate: plan.count(Action::Migrate),
+            already_migrated: plan.count(Action::AlreadyMigrated),
+            none: plan.count(Action::None),
+            error: plan.count(Action::Error),
+            files_changed: plan.changed_files().count(),
+            errors: plan.problems.len(),
+            lock_checks,
+        },
+    };
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+fn backend<'a>(file: &'a str, b: &Backend, action: &'static str) -> JsonBackend<'a> {
+    let get = |key: &str| b.value(key).map(Value::display);
+    let endpoints = b
+        .body
+        .get("endpoints")
+        .and_then(|e| e.object.as_ref())
+        .map(|o| {
+            o.settings
+                .iter()
+                .map(|s| (s.key.clone(), s.value.display()))
+                .collect()
+        });
+    let assume_role_arn = b
+        .body
+        .get("assume_role")
+        .and_then(|a| a.object.as_ref())
+        .and_then(|o| o.get("role_arn"))
+        .map(|s| s.value.display());
+    JsonBackend {
+        file,
+        line: b.line,
+        kind: b.kind.as_str(),
+        bucket: get("bucket"),
+        key: get("key"),
+        region: get("region"),
+        dynamodb_table: get("dynamodb_table"),
+        workspace_key_prefix: get("workspace_key_prefix"),
+        use_lockfile: get("use_lockfile"),
+        endpoints,
+        profile: get("profile"),
+        role_arn: get("role_arn").or(assume_role_arn),
+        action,
+    }
+}

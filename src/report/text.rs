@@ -1,0 +1,74 @@
+//! Human output: the backends found, a diff per changed file, a summary line.
+
+use super::{Style, unified_diff};
+use crate::plan::Action;
+use crate::scan::RepoPlan;
+use std::fmt::Write;
+
+/// The plan as a person reads it on a terminal or in a CI log.
+pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
+    let mut out = String::new();
+    if plan.backends.is_empty() {
+        out.push_str("No S3 backends found.\n");
+    } else {
+        let strategy = match plan.strategy {
+            Some(crate::plan::Strategy::Dual) => "dual",
+            _ => "replace",
+        };
+        let _ = writeln!(out, "S3 backends (strategy: {strategy}):");
+        for b in &plan.backends {
+            let (mark, label) = match b.action {
+                Action::Migrate => (style.yellow("~"), "migrate"),
+                Action::AlreadyMigrated => (style.green("="), "already on lockfiles"),
+                Action::None => (" ".to_string(), "no DynamoDB locking"),
+                Action::Error => (style.red("!"), "error"),
+            };
+            let get = |key: &str| b.backend.value(key).map(|v| v.display());
+            let mut facts = Vec::new();
+            for (name, key) in [
+                ("bucket", "bucket"),
+                ("key", "key"),
+                ("table", "dynamodb_table"),
+            ] {
+                if let Some(value) = get(key) {
+                    facts.push(format!("{name}={value}"));
+                }
+            }
+            let _ = writeln!(
+                out,
+                "  {mark} {}:{} ({}) {} -> {label}",
+                b.path,
+                b.backend.line,
+                b.backend.kind.as_str(),
+                facts.join(" "),
+            );
+        }
+    }
+    for file in plan.changed_files() {
+        out.push('\n');
+        out.push_str(&style.diff(&unified_diff(&file.path, &file.original, &file.new_text)));
+    }
+    out.push('\n');
+    out.push_str(&summary(plan, style));
+    if !lock_note.is_empty() {
+        let _ = writeln!(out, "{lock_note}");
+    }
+    out
+}
+
+/// `Plan: 2 to migrate, 1 already migrated, 0 without DynamoDB locking, 0 errors. 2 files to change.`
+pub fn summary(plan: &RepoPlan, style: Style) -> String {
+    let files = plan.changed_files().count();
+    let errors = plan.problems.len();
+    format!(
+        "{} {} to migrate, {} already migrated, {} without DynamoDB locking, {} {}. {} {} to change.\n",
+        style.bold("Plan:"),
+        plan.count(Action::Migrate),
+        plan.count(Action::AlreadyMigrated),
+        plan.count(Action::None),
+        errors,
+        if errors == 1 { "error" } else { "errors" },
+        files,
+        if files == 1 { "file" } else { "files" },
+    )
+}

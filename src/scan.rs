@@ -1,0 +1,279 @@
+//! The offline half of the pipeline: discover, read, parse and plan every file.
+//!
+//! Each file is read, prefiltered, parsed and planned on the walker's threads;
+//! files that hold no backend are dropped there, so memory follows the backends,
+//! not the size of the tree.
+
+use crate::discover::{self, Candidate, MAX_FILE_BYTES};
+use crate::parse::{self, Backend};
+use crate::plan::{self, Action, Edit, Strategy};
+use crate::source::{Source, sha256_hex};
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A problem with one input, shown as `path:line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path, self.line, self.column, self.message
+        )
+    }
+}
+
+/// One backend and what the plan does to it.
+#[derive(Debug, Clone)]
+pub struct BackendPlan {
+    pub path: String,
+    pub backend: Backend,
+    pub action: Action,
+}
+
+/// One file the plan read, with its backends' edits.
+#[derive(Debug, Clone)]
+pub struct FilePlan {
+    /// Display path (relative to the current directory, `/`-separated).
+    pub path: String,
+    /// Path to open.
+    pub fs_path: PathBuf,
+    pub original: String,
+    pub sha256: String,
+    pub edits: Vec<Edit>,
+    pub new_text: String,
+}
+
+impl FilePlan {
+    pub fn changed(&self) -> bool {
+        self.new_text != self.original
+    }
+
+    pub fn sha256_after(&self) -> String {
+        sha256_hex(self.new_text.as_bytes())
+    }
+}
+
+/// Everything the offline pipeline found under the given paths, sorted by path.
+#[derive(Debug, Clone, Default)]
+pub struct RepoPlan {
+    pub strategy: Option<Strategy>,
+    pub backends: Vec<BackendPlan>,
+    pub files: Vec<FilePlan>,
+    pub problems: Vec<Problem>,
+}
+
+impl RepoPlan {
+    pub fn changed_files(&self) -> impl Iterator<Item = &FilePlan> {
+        self.files.iter().filter(|f| f.changed())
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.backends.iter().filter(|b| b.action == action).count()
+    }
+}
+
+enum FileOutcome {
+    Planned(FilePlan, Vec<BackendPlan>),
+    Failed(Problem, Vec<BackendPlan>),
+}
+
+/// Discovers, parses and plans every backend below `roots`.
+pub fn scan(roots: &[PathBuf], cwd: &Path, strategy: Strategy) -> RepoPlan {
+    let outcomes = discover::walk(roots, cwd, |candidate| plan_file(candidate, strategy));
+    let mut repo = RepoPlan {
+        strategy: Some(strategy),
+        ..RepoPlan::default()
+    };
+    for (_, outcome) in outcomes {
+        match outcome {
+            FileOutcome::Planned(file, backends) => {
+                repo.backends.extend(backends);
+                repo.files.push(file);
+            }
+            FileOutcome::Failed(problem, backends) => {
+                repo.backends.extend(backends);
+                repo.problems.push(problem);
+            }
+        }
+    }
+    repo
+}
+
+fn plan_file(candidate: Candidate, strategy: Strategy) -> Option<FileOutcome> {
+    let path = candidate.display.clone();
+    let fail = |line, column, message: String| {
+        Some(FileOutcome::Failed(
+            Problem {
+                path: path.clone(),
+                line,
+                column,
+                message,
+            },
+            Vec::new(),
+        ))
+    };
+    match std::fs::metadata(&candidate.path) {
+        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+            return fail(
+                1,
+                1,
+                format!(
+                    "file is {} bytes, over the {} MiB limit for configuration; not read",
+                    meta.len(),
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return fail(1, 1, format!("cannot read: {e}")),
+    }
+    let bytes = match std::fs::read(&candidate.path) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(1, 1, format!("cannot read: {e}")),
+    };
+    discover::worth_parsing(candidate.kind, &bytes).ok()?;
+    if let Some(nul) = memchr::memchr(0, &bytes) {
+        let (line, column) = position(&bytes, nul);
+        return fail(
+            line,
+            column,
+            "binary content (NUL byte); not a configuration file".into(),
+        );
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let (line, column) = position(e.as_bytes(), at);
+            return fail(
+                line,
+                column,
+                "invalid UTF-8; tflock reads only UTF-8 files".into(),
+            );
+        }
+    };
+    let source = Source::new(text);
+    let backends = match parse::parse(candidate.kind, &source) {
+        Ok(backends) => backends,
+        Err(e) => return fail(e.line, e.column, e.message),
+    };
+    if backends.is_empty() {
+        return None;
+    }
+    plan_backends(candidate, source, backends, strategy)
+}
+
+fn plan_backends(
+    candidate: Candidate,
+    source: Source,
+    backends: Vec<Backend>,
+    strategy: Strategy,
+) -> Option<FileOutcome> {
+    let path = candidate.display;
+    let mut edits = Vec::new();
+    let mut plans = Vec::new();
+    let mut problem = None;
+    for backend in backends {
+        let action = match plan::plan_backend(&source, &backend, strategy) {
+            Ok((action, backend_edits)) => {
+                edits.extend(backend_edits);
+                action
+            }
+            Err(e) => {
+                let (line, column) = source.line_col(e.offset);
+                problem.get_or_insert(Problem {
+                    path: path.clone(),
+                    line,
+                    column,
+                    message: e.message,
+                });
+                Action::Error
+            }
+        };
+        plans.push(BackendPlan {
+            path: path.clone(),
+            backend,
+            action,
+        });
+    }
+    let failed = |plans: Vec<BackendPlan>, problem: Problem| {
+        let plans = plans
+            .into_iter()
+            .map(|mut p| {
+                p.action = Action::Error;
+                p
+            })
+            .collect();
+        Some(FileOutcome::Failed(problem, plans))
+    };
+    if let Some(problem) = problem {
+        return failed(plans, problem);
+    }
+    let new_text = match plan::splice(&source.text, &edits) {
+        Ok(text) => text,
+        Err(e) => return failed(plans, internal(&path, format!("edits conflict: {e}"))),
+    };
+    if let Err(message) = recheck(candidate.kind, &new_text, strategy) {
+        return failed(plans, internal(&path, message));
+    }
+    let sha256 = sha256_hex(source.text.as_bytes());
+    Some(FileOutcome::Planned(
+        FilePlan {
+            path,
+            fs_path: candidate.path,
+            original: source.text,
+            sha256,
+            edits,
+            new_text,
+        },
+        plans,
+    ))
+}
+
+/// The rewritten text must parse and plan no further change; otherwise tflock has
+/// a bug, and the file is left alone rather than written half-right.
+fn recheck(kind: discover::FileKind, new_text: &str, strategy: Strategy) -> Result<(), String> {
+    let source = Source::new(new_text.to_string());
+    let backends = parse::parse(kind, &source)
+        .map_err(|e| format!("rewritten text would not parse ({e}); file left unchanged"))?;
+    for backend in &backends {
+        match plan::plan_backend(&source, backend, strategy) {
+            Ok((_, edits)) if edits.is_empty() => {}
+            _ => return Err("rewrite is not stable on a second plan; file left unchanged".into()),
+        }
+    }
+    Ok(())
+}
+
+fn internal(path: &str, message: String) -> Problem {
+    Problem {
+        path: path.to_string(),
+        line: 1,
+        column: 1,
+        message: format!("internal error: {message} (please report this)"),
+    }
+}
+
+/// 1-based line and column of a byte offset in possibly invalid UTF-8.
+fn position(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
