@@ -14,4 +14,4 @@ pub mod rollback;
 pub mod scan;
 pub mod source;
 
-pub use scan::{BackendPlan, FilePlan, Problem, RepoPlan, scan};
+pub use scan::{BackendPlan, FileOutcome, FilePlan, Problem, RepoPlan, plan_bytes, scan};

@@ -81,8 +81,12 @@ impl RepoPlan {
     }
 }
 
-enum FileOutcome {
+/// What planning one file produced.
+#[derive(Debug, Clone)]
+pub enum FileOutcome {
+    /// The file holds backends; its plan (possibly with no change).
     Planned(FilePlan, Vec<BackendPlan>),
+    /// The file could not be read, parsed or planned; it is left untouched.
     Failed(Problem, Vec<BackendPlan>),
 }
 
@@ -139,6 +143,24 @@ fn plan_file(candidate: Candidate, strategy: Strategy) -> Option<FileOutcome> {
     let bytes = match std::fs::read(&candidate.path) {
         Ok(bytes) => bytes,
         Err(e) => return fail(1, 1, format!("cannot read: {e}")),
+    };
+    plan_bytes(candidate, bytes, strategy)
+}
+
+/// Plans one file from its bytes: prefilter, decode, parse, plan, recheck.
+/// None when the file cannot hold a backend.
+pub fn plan_bytes(candidate: Candidate, bytes: Vec<u8>, strategy: Strategy) -> Option<FileOutcome> {
+    let path = candidate.display.clone();
+    let fail = |line, column, message: String| {
+        Some(FileOutcome::Failed(
+            Problem {
+                path: path.clone(),
+                line,
+                column,
+                message,
+            },
+            Vec::new(),
+        ))
     };
     discover::worth_parsing(candidate.kind, &bytes).ok()?;
     if let Some(nul) = memchr::memchr(0, &bytes) {

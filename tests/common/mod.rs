@@ -1,0 +1,105 @@
+//! Helpers shared by the end-to-end tests: the real binary, fixture copies, and
+//! the reference HCL checker.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The tflock binary cargo built for these tests.
+pub fn tflock_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tflock"))
+}
+
+/// The repository's `fixtures/` folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Runs tflock in `dir` with a clean environment (no colour, no AWS settings).
+pub fn tflock(dir: &Path, args: &[&str]) -> Output {
+    Command::new(tflock_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run tflock")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Copies a tree (files and folders, no symlinks followed) into `dest`.
+pub fn copy_tree(from: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = dest.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file below `root`, relative and sorted, with its bytes.
+pub fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    collect(root, root, &mut files);
+    files.sort();
+    files
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            collect(root, &path, files);
+        } else {
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            files.push((rel, std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+/// The reference HCL checker, when it is available.
+///
+/// `scripts/test.sh` builds it and sets `TFLOCK_HCLCHECK`. On CI (`CI=true`) it
+/// must be there; elsewhere a test without it says clearly that it skipped.
+pub fn hclcheck(test: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("TFLOCK_HCLCHECK").map(PathBuf::from)
+        && path.is_file()
+    {
+        return Some(path);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/hclcheck");
+    if built.is_file() {
+        return Some(built);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: the reference HCL checker is required on CI; run scripts/test.sh");
+    }
+    eprintln!("SKIPPED {test}: reference HCL checker not found (run scripts/test.sh to build it)");
+    None
+}
+
+/// Runs `hclcheck <args>` and returns (success, combined output).
+pub fn run_hclcheck(checker: &Path, args: &[&str], files: &[PathBuf]) -> (bool, String) {
+    let out = Command::new(checker)
+        .args(args)
+        .args(files)
+        .output()
+        .expect("run hclcheck");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    (out.status.success(), text)
+}
