@@ -30,6 +30,30 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Restore the files an apply changed, from its rollback file.
     Rollback(RollbackArgs),
+    /// Show every state of every S3 backend and its DynamoDB and S3 locks.
+    Locks(LocksArgs),
+}
+
+/// How lock checks talk to AWS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// Give up on an AWS call after this many seconds (the state then counts as locked).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub aws_timeout: u64,
+    /// Do not probe buckets for conditional-write support before migrating.
+    #[arg(long)]
+    pub skip_probe: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LocksArgs {
+    /// Files or directories to scan (default: the current directory).
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Give up on an AWS call after this many seconds (the state then counts as locked).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub aws_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,6 +82,8 @@ pub struct PlanArgs {
     /// Exit 2 when changes are planned (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +104,8 @@ pub struct ApplyArgs {
     /// Where to write the rollback plan (default: tflock-rollback-<UTC time>.json).
     #[arg(long, value_name = "FILE")]
     pub rollback_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,9 +128,6 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
 
-const LOCK_CHECKS_MISSING: &str =
-    "lock checks against S3 and DynamoDB are not available in this version of tflock";
-
 pub fn run(cli: Cli) -> Result<u8> {
     let style = Style {
         color: !cli.no_color
@@ -114,6 +139,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Plan(args) => plan(args, &cwd, style),
         Command::Apply(args) => apply(args, &cwd, style),
         Command::Rollback(args) => rollback(args, &cwd, style),
+        Command::Locks(args) => locks(args, &cwd, style),
     }
 }
 
@@ -135,20 +161,21 @@ fn missing_roots(paths: &[PathBuf]) -> Result<()> {
 }
 
 fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
-    if !args.offline {
-        bail!(
-            "{LOCK_CHECKS_MISSING}, so `tflock plan` cannot tell whether a state is locked.\n\
-             Run `tflock plan --offline` to plan the edits without checking locks."
-        );
-    }
     let roots = roots(&args.paths);
     missing_roots(&roots)?;
-    let repo = tflock::scan(&roots, cwd, args.strategy);
+    let mut repo = tflock::scan(&roots, cwd, args.strategy);
     print_problems(&repo);
-    let lock_note = "Lock checks: not checked (--offline).";
+    let (lock_note, lock_checks) = if args.offline {
+        (
+            "Lock checks: not checked (--offline).".to_string(),
+            "not checked",
+        )
+    } else {
+        (check_locks(&mut repo, &args.aws)?, "checked")
+    };
     match args.format {
-        Format::Text => print(&report::text::render(&repo, style, lock_note))?,
-        Format::Json => print(&report::json::render(&repo, "not checked"))?,
+        Format::Text => print(&report::text::render(&repo, style, &lock_note))?,
+        Format::Json => print(&report::json::render(&repo, lock_checks))?,
     }
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
     if let Some(out) = &args.out {
@@ -164,7 +191,7 @@ fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
         apply::write_atomic(patch, report::patch(&diffs).as_bytes())
             .with_context(|| format!("{}: cannot write patch", patch.display()))?;
     }
-    Ok(if !repo.problems.is_empty() {
+    Ok(if !repo.problems.is_empty() || repo.blocked() > 0 {
         EXIT_ERROR
     } else if args.detailed_exitcode && !changed.is_empty() {
         EXIT_CHANGES
@@ -174,34 +201,11 @@ fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
 }
 
 fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
-    if !args.skip_lock_check {
-        bail!(
-            "{LOCK_CHECKS_MISSING}, so `tflock apply` cannot prove that no Terraform run \
-             holds these states' locks, and will not write.\n\
-             If you know that no run is in progress, rerun with --skip-lock-check."
-        );
-    }
-    eprintln!(
-        "{}",
-        style.yellow(
-            "Warning: --skip-lock-check: tflock will NOT verify that no Terraform run holds \
-             these states' locks."
-        )
-    );
-    let (repo, strategy) = match &args.plan {
-        Some(planfile) => {
-            let saved = SavedPlan::load(planfile)?;
-            let files = saved.resolve(cwd).map_err(|errors| {
-                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                anyhow::anyhow!("{}\nnothing was written", lines.join("\n"))
-            })?;
-            let repo = RepoPlan {
-                strategy: Some(saved.strategy),
-                files,
-                ..RepoPlan::default()
-            };
-            (repo, saved.strategy)
-        }
+    let (mut repo, strategy) = match &args.plan {
+        Some(planfile) => (
+            planned_repo(planfile, cwd)?,
+            SavedPlan::load(planfile)?.strategy,
+        ),
         None => {
             let roots = roots(&args.paths);
             missing_roots(&roots)?;
@@ -209,18 +213,24 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         }
     };
     print_problems(&repo);
-    let failed = if repo.problems.is_empty() {
+    let lock_note = if args.skip_lock_check {
+        eprintln!(
+            "{}",
+            style.yellow(
+                "Warning: --skip-lock-check: tflock will NOT verify that no Terraform run holds \
+                 these states' locks."
+            )
+        );
+        "Lock checks: skipped (--skip-lock-check).".to_string()
+    } else {
+        check_locks(&mut repo, &args.aws)?
+    };
+    let failed = if repo.problems.is_empty() && repo.blocked() == 0 {
         EXIT_OK
     } else {
         EXIT_ERROR
     };
-    if args.plan.is_none() {
-        print(&report::text::render(&repo, style, ""))?;
-    } else {
-        for f in repo.changed_files() {
-            print(&style.diff(&report::unified_diff(&f.path, &f.original, &f.new_text)))?;
-        }
-    }
+    print(&report::text::render(&repo, style, &lock_note))?;
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
     if changed.is_empty() {
         print("\nNo changes. Nothing to apply.\n")?;
@@ -264,6 +274,106 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         dirs.join(", ")
     ))?;
     Ok(failed)
+}
+
+/// A saved plan, checked against the files as they are now and re-derived from
+/// them, so its backends can be verified like those of a fresh scan.
+fn planned_repo(planfile: &Path, cwd: &Path) -> Result<RepoPlan> {
+    let saved = SavedPlan::load(planfile)?;
+    let files = saved.resolve(cwd).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("{}\nnothing was written", lines.join("\n"))
+    })?;
+    let roots: Vec<PathBuf> = files.iter().map(|f| f.fs_path.clone()).collect();
+    if roots.is_empty() {
+        return Ok(RepoPlan {
+            strategy: Some(saved.strategy),
+            ..RepoPlan::default()
+        });
+    }
+    let repo = tflock::scan(&roots, cwd, saved.strategy);
+    let same = files.len() == repo.changed_files().count()
+        && files
+            .iter()
+            .zip(repo.changed_files())
+            .all(|(a, b)| a.path == b.path && a.new_text == b.new_text);
+    if !same {
+        bail!(
+            "{}: the plan no longer matches what tflock plans for these files (was it made by \
+             another version?); nothing was written",
+            planfile.display()
+        );
+    }
+    Ok(repo)
+}
+
+/// Runs the lock checks on the backends to migrate; returns the summary line.
+fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<String> {
+    let options = tflock::verify::Options {
+        timeout: std::time::Duration::from_secs(aws.aws_timeout.max(1)),
+        skip_probe: aws.skip_probe,
+        ..Default::default()
+    };
+    let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
+    let found = tokio_runtime()?.block_on(tflock::verify::verify_plan(
+        repo,
+        |b| b.action == tflock::plan::Action::Migrate,
+        true,
+        &options,
+        counter.clone(),
+    ));
+    let states: usize = found.iter().map(|(_, l)| l.states.len()).sum();
+    repo.record_locks(found);
+    Ok(format!(
+        "Lock checks: {states} {} checked, {} {} blocked ({} AWS requests).",
+        if states == 1 { "state" } else { "states" },
+        repo.blocked(),
+        if repo.blocked() == 1 {
+            "backend"
+        } else {
+            "backends"
+        },
+        counter.get()
+    ))
+}
+
+fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn locks(args: LocksArgs, cwd: &Path, style: Style) -> Result<u8> {
+    let roots = roots(&args.paths);
+    missing_roots(&roots)?;
+    let mut repo = tflock::scan(&roots, cwd, Strategy::Replace);
+    print_problems(&repo);
+    let options = tflock::verify::Options {
+        timeout: std::time::Duration::from_secs(args.aws_timeout.max(1)),
+        skip_probe: true,
+        ..Default::default()
+    };
+    let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
+    let found = tokio_runtime()?.block_on(tflock::verify::verify_plan(
+        &repo,
+        |_| true,
+        false,
+        &options,
+        counter.clone(),
+    ));
+    let any_unfree = found.iter().any(|(_, l)| l.blocked());
+    repo.record_locks(found);
+    match args.format {
+        Format::Text => print(&report::locks::text(&repo, style, counter.get()))?,
+        Format::Json => print(&report::locks::json(&repo, counter.get()))?,
+    }
+    Ok(if any_unfree || !repo.problems.is_empty() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    })
 }
 
 fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {

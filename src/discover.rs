@@ -5,6 +5,8 @@ use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::verify::Unit;
+
 /// The kinds of files that can configure an S3 backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -126,6 +128,38 @@ pub fn walk<T: Send>(
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found.dedup_by(|a, b| a.0 == b.0);
     found
+}
+
+/// The Terragrunt unit a `terragrunt.hcl` defines, when it includes a root file
+/// that exists in one of its parent folders.
+pub fn terragrunt_unit(candidate: &Candidate, bytes: &[u8], cwd: &Path) -> Option<Unit> {
+    let is_unit_file = candidate
+        .path
+        .file_name()
+        .is_some_and(|n| n == "terragrunt.hcl");
+    if !is_unit_file || memchr::memmem::find(bytes, b"find_in_parent_folders").is_none() {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let name = crate::parse::terragrunt_include(&crate::source::Source::new(text.to_string()))?;
+    let absolute = cwd.join(&candidate.path);
+    let unit_dir = absolute.parent()?;
+    let root = unit_dir
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join(&name))
+        .find(|path| path.is_file())?;
+    Some(Unit {
+        dir: crate::verify::targets::parent_dir(&candidate.display),
+        includes: display_path(&normalize(&root), cwd),
+    })
+}
+
+/// Drops `.` components so display paths match the walker's.
+fn normalize(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// Whether bytes read from a candidate may hold a backend worth parsing.

@@ -13,5 +13,6 @@ pub mod report;
 pub mod rollback;
 pub mod scan;
 pub mod source;
+pub mod verify;
 
 pub use scan::{BackendPlan, FileOutcome, FilePlan, Problem, RepoPlan, plan_bytes, scan};

@@ -8,6 +8,7 @@ use crate::discover::{self, Candidate, MAX_FILE_BYTES};
 use crate::parse::{self, Backend};
 use crate::plan::{self, Action, Edit, Strategy};
 use crate::source::{Source, sha256_hex};
+use crate::verify::{BackendLocks, Unit};
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,10 @@ pub struct BackendPlan {
     pub path: String,
     pub backend: Backend,
     pub action: Action,
+    /// The edits that migrate this backend (empty unless `action` is Migrate).
+    pub edits: Vec<Edit>,
+    /// What verification found, when it ran.
+    pub locks: Option<BackendLocks>,
 }
 
 /// One file the plan read, with its backends' edits.
@@ -69,6 +74,8 @@ pub struct RepoPlan {
     pub backends: Vec<BackendPlan>,
     pub files: Vec<FilePlan>,
     pub problems: Vec<Problem>,
+    /// Terragrunt units found, for computing the state keys of root configurations.
+    pub units: Vec<Unit>,
 }
 
 impl RepoPlan {
@@ -78,6 +85,37 @@ impl RepoPlan {
 
     pub fn count(&self, action: Action) -> usize {
         self.backends.iter().filter(|b| b.action == action).count()
+    }
+
+    /// Records what verification found for each backend (by index). A blocked
+    /// backend loses its edits, and the text of its file is rebuilt without them.
+    pub fn record_locks(&mut self, locks: Vec<(usize, BackendLocks)>) {
+        for (i, found) in locks {
+            let backend = &mut self.backends[i];
+            if found.blocked() && backend.action == Action::Migrate {
+                backend.action = Action::Blocked;
+            }
+            backend.locks = Some(found);
+        }
+        for file in &mut self.files {
+            let edits: Vec<Edit> = self
+                .backends
+                .iter()
+                .filter(|b| b.path == file.path && b.action == Action::Migrate)
+                .flat_map(|b| b.edits.iter().cloned())
+                .collect();
+            if edits.len() != file.edits.len() {
+                // Edits of different backends never overlap: splicing a subset works.
+                if let Ok(text) = plan::splice(&file.original, &edits) {
+                    file.new_text = text;
+                    file.edits = edits;
+                }
+            }
+        }
+    }
+
+    pub fn blocked(&self) -> usize {
+        self.count(Action::Blocked)
     }
 }
 
@@ -92,12 +130,17 @@ pub enum FileOutcome {
 
 /// Discovers, parses and plans every backend below `roots`.
 pub fn scan(roots: &[PathBuf], cwd: &Path, strategy: Strategy) -> RepoPlan {
-    let outcomes = discover::walk(roots, cwd, |candidate| plan_file(candidate, strategy));
+    let visited = discover::walk(roots, cwd, |candidate| {
+        let (outcome, unit) = plan_file(candidate, cwd, strategy);
+        (outcome.is_some() || unit.is_some()).then_some((outcome, unit))
+    });
     let mut repo = RepoPlan {
         strategy: Some(strategy),
         ..RepoPlan::default()
     };
-    for (_, outcome) in outcomes {
+    for (_, (outcome, unit)) in visited {
+        repo.units.extend(unit);
+        let Some(outcome) = outcome else { continue };
         match outcome {
             FileOutcome::Planned(file, backends) => {
                 repo.backends.extend(backends);
@@ -112,18 +155,21 @@ pub fn scan(roots: &[PathBuf], cwd: &Path, strategy: Strategy) -> RepoPlan {
     repo
 }
 
-fn plan_file(candidate: Candidate, strategy: Strategy) -> Option<FileOutcome> {
+/// Reads and plans one candidate; also says whether it is a Terragrunt unit.
+fn plan_file(
+    candidate: Candidate,
+    cwd: &Path,
+    strategy: Strategy,
+) -> (Option<FileOutcome>, Option<Unit>) {
     let path = candidate.display.clone();
     let fail = |line, column, message: String| {
-        Some(FileOutcome::Failed(
-            Problem {
-                path: path.clone(),
-                line,
-                column,
-                message,
-            },
-            Vec::new(),
-        ))
+        let problem = Problem {
+            path: path.clone(),
+            line,
+            column,
+            message,
+        };
+        (Some(FileOutcome::Failed(problem, Vec::new())), None)
     };
     match std::fs::metadata(&candidate.path) {
         Ok(meta) if meta.len() > MAX_FILE_BYTES => {
@@ -144,7 +190,8 @@ fn plan_file(candidate: Candidate, strategy: Strategy) -> Option<FileOutcome> {
         Ok(bytes) => bytes,
         Err(e) => return fail(1, 1, format!("cannot read: {e}")),
     };
-    plan_bytes(candidate, bytes, strategy)
+    let unit = discover::terragrunt_unit(&candidate, &bytes, cwd);
+    (plan_bytes(candidate, bytes, strategy), unit)
 }
 
 /// Plans one file from its bytes: prefilter, decode, parse, plan, recheck.
@@ -205,6 +252,7 @@ fn plan_backends(
     let mut plans = Vec::new();
     let mut problem = None;
     for backend in backends {
+        let edits_before = edits.len();
         let action = match plan::plan_backend(&source, &backend, strategy) {
             Ok((action, backend_edits)) => {
                 edits.extend(backend_edits);
@@ -225,6 +273,8 @@ fn plan_backends(
             path: path.clone(),
             backend,
             action,
+            edits: backend_edits_of(&edits, edits_before),
+            locks: None,
         });
     }
     let failed = |plans: Vec<BackendPlan>, problem: Problem| {
@@ -274,6 +324,10 @@ fn recheck(kind: discover::FileKind, new_text: &str, strategy: Strategy) -> Resu
         }
     }
     Ok(())
+}
+
+fn backend_edits_of(edits: &[Edit], from: usize) -> Vec<Edit> {
+    edits[from.min(edits.len())..].to_vec()
 }
 
 fn internal(path: &str, message: String) -> Problem {

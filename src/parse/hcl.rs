@@ -64,6 +64,25 @@ pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> 
     Ok(backends)
 }
 
+/// The file a Terragrunt unit includes through `find_in_parent_folders(...)`
+/// (Terragrunt's default name when called without an argument).
+pub fn terragrunt_include(source: &Source) -> Option<String> {
+    let doc = source.body().parse::<structure::Body>().ok()?;
+    doc.blocks()
+        .filter(|b| b.has_ident("include"))
+        .filter_map(|b| b.body.get_attribute("path"))
+        .find_map(|attr| match &attr.value {
+            Expression::FuncCall(call) if call.name.name.as_str() == "find_in_parent_folders" => {
+                match call.args.iter().next() {
+                    None => Some("terragrunt.hcl".to_string()),
+                    Some(Expression::String(name)) => Some(name.value().to_string()),
+                    Some(_) => None,
+                }
+            }
+            _ => None,
+        })
+}
+
 fn terragrunt_remote_state(
     source: &Source,
     base: usize,

@@ -140,6 +140,8 @@ impl ParseError {
     }
 }
 
+pub use hcl::terragrunt_include;
+
 /// Finds every S3 backend setting in one file.
 pub fn parse(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseError> {
     match kind {

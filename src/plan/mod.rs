@@ -32,6 +32,8 @@ pub enum Action {
     AlreadyMigrated,
     None,
     Error,
+    /// A migration was planned, but a state's lock is held or could not be verified.
+    Blocked,
 }
 
 impl Action {
@@ -41,6 +43,7 @@ impl Action {
             Action::AlreadyMigrated => "already-migrated",
             Action::None => "none",
             Action::Error => "error",
+            Action::Blocked => "blocked",
         }
     }
 }

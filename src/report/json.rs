@@ -31,6 +31,8 @@ pub struct JsonBackend<'a> {
     pub profile: Option<String>,
     pub role_arn: Option<String>,
     pub action: &'static str,
+    /// Lock facts, or "not checked" when verification did not run.
+    pub locks: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -49,6 +51,7 @@ pub struct JsonSummary {
     pub error: usize,
     pub files_changed: usize,
     pub errors: usize,
+    pub blocked: usize,
     pub lock_checks: &'static str,
 }
 
@@ -63,7 +66,14 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str) -> String {
         backends: plan
             .backends
             .iter()
-            .map(|b| backend(&b.path, &b.backend, b.action.as_str()))
+            .map(|b| {
+                let mut json = backend(&b.path, &b.backend, b.action.as_str());
+                json.locks = match &b.locks {
+                    Some(locks) => serde_json::to_value(locks).unwrap_or_default(),
+                    None => serde_json::Value::String(lock_checks.to_string()),
+                };
+                json
+            })
             .collect(),
         files: plan
             .files
@@ -83,6 +93,7 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str) -> String {
             error: plan.count(Action::Error),
             files_changed: plan.changed_files().count(),
             errors: plan.problems.len(),
+            blocked: plan.blocked(),
             lock_checks,
         },
     };
@@ -123,5 +134,6 @@ fn backend<'a>(file: &'a str, b: &Backend, action: &'static str) -> JsonBackend<
         profile: get("profile"),
         role_arn: get("role_arn").or(assume_role_arn),
         action,
+        locks: serde_json::Value::Null,
     }
 }

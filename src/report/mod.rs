@@ -1,6 +1,7 @@
 //! Report stage: turns plans into text, JSON and patches. No decisions here.
 
 pub mod json;
+pub mod locks;
 pub mod text;
 
 use similar::TextDiff;

@@ -22,6 +22,7 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
                 Action::AlreadyMigrated => (style.green("="), "already on lockfiles"),
                 Action::None => (" ".to_string(), "no DynamoDB locking"),
                 Action::Error => (style.red("!"), "error"),
+                Action::Blocked => (style.red("!"), "blocked"),
             };
             let get = |key: &str| b.backend.value(key).map(|v| v.display());
             let mut facts = Vec::new();
@@ -42,6 +43,14 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
                 b.backend.kind.as_str(),
                 facts.join(" "),
             );
+            if let Some(locks) = &b.locks {
+                for blocker in &locks.blockers {
+                    let _ = writeln!(out, "      {} {blocker}", style.red("blocked:"));
+                }
+                for note in &locks.notes {
+                    let _ = writeln!(out, "      note: {note}");
+                }
+            }
         }
     }
     for file in plan.changed_files() {
@@ -60,8 +69,12 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
 pub fn summary(plan: &RepoPlan, style: Style) -> String {
     let files = plan.changed_files().count();
     let errors = plan.problems.len();
+    let blocked = match plan.blocked() {
+        0 => String::new(),
+        n => format!("{n} blocked, "),
+    };
     format!(
-        "{} {} to migrate, {} already migrated, {} without DynamoDB locking, {} {}. {} {} to change.\n",
+        "{} {} to migrate, {blocked}{} already migrated, {} without DynamoDB locking, {} {}. {} {} to change.\n",
         style.bold("Plan:"),
         plan.count(Action::Migrate),
         plan.count(Action::AlreadyMigrated),

@@ -1,0 +1,259 @@
+//! AWS clients built from a backend's own settings over the standard chain, one
+//! per distinct setting, and the guard rails every call goes through: a bound on
+//! calls in flight, a hard timeout, and a request counter.
+
+use super::{Options, RequestCounter};
+use crate::parse::{Backend, Value};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, Semaphore};
+
+/// The settings of a backend that decide which AWS clients talk for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ClientSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    pub path_style: bool,
+    pub shared_config_files: Vec<String>,
+    pub shared_credentials_files: Vec<String>,
+}
+
+impl ClientSettings {
+    pub fn from_backend(b: &Backend) -> ClientSettings {
+        let string = |v: Option<&Value>| match v {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let top = |key: &str| string(b.value(key));
+        let nested = |object: &str, key: &str| {
+            b.body
+                .get(object)
+                .and_then(|s| s.object.as_ref())
+                .and_then(|o| o.get(key))
+                .and_then(|s| string(Some(&s.value)))
+        };
+        let truthy = |key: &str| matches!(b.value(key), Some(Value::Bool(true)));
+        let list = |key: &str| match b.value(key) {
+            Some(Value::Expression(text)) => {
+                serde_json::from_str::<Vec<String>>(text).unwrap_or_default()
+            }
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        };
+        let mut shared_credentials_files = list("shared_credentials_files");
+        shared_credentials_files.extend(top("shared_credentials_file"));
+        ClientSettings {
+            region: top("region"),
+            profile: top("profile"),
+            role_arn: nested("assume_role", "role_arn").or_else(|| top("role_arn")),
+            external_id: nested("assume_role", "external_id").or_else(|| top("external_id")),
+            session_name: nested("assume_role", "session_name").or_else(|| top("session_name")),
+            s3_endpoint: nested("endpoints", "s3").or_else(|| top("endpoint")),
+            dynamodb_endpoint: nested("endpoints", "dynamodb").or_else(|| top("dynamodb_endpoint")),
+            path_style: truthy("use_path_style") || truthy("force_path_style"),
+            shared_config_files: list("shared_config_files"),
+            shared_credentials_files,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// Shared by every verification task.
+#[derive(Clone)]
+pub struct Context {
+    pub options: Options,
+    counter: Arc<RequestCounter>,
+    in_flight: Arc<Semaphore>,
+    cache: Arc<Mutex<HashMap<ClientSettings, Clients>>>,
+}
+
+impl Context {
+    pub fn new(options: Options, counter: Arc<RequestCounter>) -> Context {
+        Context {
+            in_flight: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            options,
+            counter,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The clients for these settings, built once.
+    pub async fn clients(&self, settings: &ClientSettings) -> Clients {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(settings) {
+            return c.clone();
+        }
+        let clients = build(settings, self.options.timeout).await;
+        cache.insert(settings.clone(), clients.clone());
+        clients
+    }
+
+    /// Runs one AWS request: counted, bounded, and cut off at the timeout.
+    pub async fn call<T, E, R>(
+        &self,
+        request: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, String>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let _permit = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
+        self.counter.add();
+        match tokio::time::timeout(self.options.timeout, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(describe(&err)),
+            Err(_) => Err(format!(
+                "no answer within {}s (--aws-timeout)",
+                self.options.timeout.as_secs()
+            )),
+        }
+    }
+
+    /// Like `call`, but hands back the SDK's error for callers that branch on it;
+    /// the outer error is the timeout.
+    pub async fn call_raw<T, E, R>(
+        &self,
+        request: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<Result<T, SdkError<E, R>>, String> {
+        let _permit = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
+        self.counter.add();
+        tokio::time::timeout(self.options.timeout, request)
+            .await
+            .map_err(|_| {
+                format!(
+                    "no answer within {}s (--aws-timeout)",
+                    self.options.timeout.as_secs()
+                )
+            })
+    }
+
+    /// Runs independent jobs concurrently and returns their results.
+    pub async fn run_all<T: Send + 'static>(
+        &self,
+        jobs: impl IntoIterator<Item = impl Future<Output = T> + Send + 'static>,
+    ) -> Vec<T> {
+        let mut set = tokio::task::JoinSet::new();
+        for job in jobs {
+            set.spawn(job);
+        }
+        let mut results = Vec::new();
+        while let Some(result) = set.join_next().await {
+            if let Ok(value) = result {
+                results.push(value);
+            }
+        }
+        results
+    }
+}
+
+// The non-deprecated profile-file types live in a crate aws-config does not re-export.
+#[allow(deprecated)]
+async fn build(settings: &ClientSettings, timeout: Duration) -> Clients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if !settings.shared_config_files.is_empty() || !settings.shared_credentials_files.is_empty() {
+        use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+        let mut files = ProfileFiles::builder();
+        for f in &settings.shared_config_files {
+            files = files.with_file(ProfileFileKind::Config, f);
+        }
+        for f in &settings.shared_credentials_files {
+            files = files.with_file(ProfileFileKind::Credentials, f);
+        }
+        loader = loader.profile_files(files.build());
+    }
+    let config = loader.load().await;
+    let assumed = match &settings.role_arn {
+        Some(role_arn) => {
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                .session_name(
+                    settings
+                        .session_name
+                        .clone()
+                        .unwrap_or_else(|| "tflock".into()),
+                )
+                .configure(&config);
+            if let Some(id) = &settings.external_id {
+                provider = provider.external_id(id);
+            }
+            Some(provider.build().await)
+        }
+        None => None,
+    };
+    let env_s3_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    let mut s3 = aws_sdk_s3::config::Builder::from(&config);
+    if let Some(endpoint) = &settings.s3_endpoint {
+        s3 = s3.endpoint_url(endpoint);
+    }
+    // Custom endpoints (emulators, S3-compatible stores) rarely resolve bucket
+    // subdomains; AWS itself serves both styles.
+    if settings.path_style || settings.s3_endpoint.is_some() || env_s3_endpoint {
+        s3 = s3.force_path_style(true);
+    }
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&config);
+    if let Some(endpoint) = &settings.dynamodb_endpoint {
+        dynamodb = dynamodb.endpoint_url(endpoint);
+    }
+    if let Some(provider) = assumed {
+        let shared = aws_sdk_s3::config::SharedCredentialsProvider::new(provider);
+        s3 = s3.credentials_provider(shared.clone());
+        dynamodb = dynamodb.credentials_provider(shared);
+    }
+    Clients {
+        s3: aws_sdk_s3::Client::from_conf(s3.build()),
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+    }
+}
+
+/// A one-line reason for a failed call: the service's code and message when it
+/// answered, the transport failure when it did not.
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => DisplayErrorContext(err).to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".into(),
+        SdkError::DispatchFailure(_) => format!("cannot reach AWS: {}", DisplayErrorContext(err)),
+        _ => DisplayErrorContext(err).to_string(),
+    }
+}

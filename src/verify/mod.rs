@@ -1,0 +1,489 @@
+//! Verify stage: the only place that talks to AWS. It reports lock facts for each
+//! backend's states; deciding what a fact means (block or go) is left to callers,
+//! except that every doubt is reported as `Unverified`, never as free.
+
+mod clients;
+mod dynamodb;
+pub mod lockinfo;
+mod s3;
+pub mod targets;
+
+pub use clients::ClientSettings;
+pub use lockinfo::LockInfo;
+pub use targets::{KeySpec, Target, Unit, target_for};
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// How verification runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Upper bound for any one AWS call, retries included.
+    pub timeout: Duration,
+    /// Skip the conditional-write probe (the user knows the store enforces it).
+    pub skip_probe: bool,
+    /// At most this many AWS calls in flight.
+    pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            timeout: Duration::from_secs(60),
+            skip_probe: false,
+            concurrency: 16,
+        }
+    }
+}
+
+/// The state of one lock, as far as AWS could tell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum LockStatus {
+    Free,
+    Held {
+        lock: LockInfo,
+    },
+    /// Could not be checked; blocks exactly like a held lock.
+    Unverified {
+        reason: String,
+    },
+}
+
+impl LockStatus {
+    pub fn is_free(&self) -> bool {
+        matches!(self, LockStatus::Free)
+    }
+}
+
+/// Whether the `-md5` digest item of a state exists in the lock table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Digest {
+    Present,
+    Absent,
+    Unknown,
+}
+
+/// One state (a workspace of a backend) and its locks.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateLocks {
+    pub workspace: String,
+    pub state_key: String,
+    /// Terragrunt unit whose key this is, when the key was computed for a unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub table: Option<String>,
+    pub dynamodb: LockStatus,
+    pub lockfile: LockStatus,
+    pub digest: Digest,
+    /// Whether the state object itself exists in the bucket.
+    pub state_exists: Option<bool>,
+}
+
+/// The result of the conditional-write probe on one bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Probe {
+    /// A second `If-None-Match: *` put was refused: lockfiles work here.
+    Enforced,
+    /// The store accepted the second put: a lockfile would lock nothing.
+    Ignored,
+    Unverified {
+        reason: String,
+    },
+    Skipped,
+}
+
+/// Everything verification learnt about one backend.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendLocks {
+    pub states: Vec<StateLocks>,
+    /// Why this backend must not be migrated now; empty when it may.
+    pub blockers: Vec<String>,
+    /// Facts worth telling that do not block (e.g. how an unknown key was checked).
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+}
+
+impl BackendLocks {
+    pub fn blocked(&self) -> bool {
+        !self.blockers.is_empty()
+    }
+}
+
+/// Counts every request sent to AWS (each page of a listing is one).
+#[derive(Debug, Default)]
+pub struct RequestCounter(AtomicUsize);
+
+impl RequestCounter {
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Facts about one lock table: active locks and digest items by LockID.
+#[derive(Debug, Default)]
+pub(crate) struct TableFacts {
+    pub(crate) locks: BTreeMap<String, LockInfo>,
+    pub(crate) digests: BTreeSet<String>,
+}
+
+/// Facts about one bucket: the object keys under the listed prefixes.
+#[derive(Debug, Default)]
+pub(crate) struct BucketFacts {
+    pub(crate) keys: BTreeSet<String>,
+}
+
+/// Verifies every target; the result is in the same order as `targets`.
+pub async fn verify(
+    targets: &[Target],
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> Vec<BackendLocks> {
+    let ctx = clients::Context::new(options.clone(), counter);
+
+    // One listing per bucket and one scan per table, whatever the number of states.
+    let mut tables: BTreeMap<(ClientSettings, String), ()> = BTreeMap::new();
+    let mut buckets: BTreeMap<(ClientSettings, String), Vec<String>> = BTreeMap::new();
+    let mut probes: BTreeMap<(ClientSettings, String), String> = BTreeMap::new();
+    for t in targets {
+        if let Some(table) = &t.table {
+            tables.insert((t.client.clone(), table.clone()), ());
+        }
+        if let Some(bucket) = &t.bucket {
+            let entry = buckets
+                .entry((t.client.clone(), bucket.clone()))
+                .or_default();
+            entry.extend(t.list_prefixes());
+            if t.probe && !options.skip_probe {
+                probes
+                    .entry((t.client.clone(), bucket.clone()))
+                    .or_insert_with(|| t.probe_key());
+            }
+        }
+    }
+
+    let table_jobs = tables.into_keys().map(|(client, table)| {
+        let ctx = ctx.clone();
+        async move {
+            let facts = dynamodb::scan_locks(&ctx, &client, &table).await;
+            ((client, table), facts)
+        }
+    });
+    let bucket_jobs = buckets.into_iter().map(|((client, bucket), prefixes)| {
+        let ctx = ctx.clone();
+        async move {
+            let facts = s3::list_keys(&ctx, &client, &bucket, prefixes).await;
+            ((client, bucket), facts)
+        }
+    });
+    let probe_jobs = probes.into_iter().map(|((client, bucket), key)| {
+        let ctx = ctx.clone();
+        async move {
+            let probe = s3::probe(&ctx, &client, &bucket, &key).await;
+            ((client, bucket), probe)
+        }
+    });
+    let (table_facts, bucket_facts, probe_facts) = tokio::join!(
+        ctx.run_all(table_jobs),
+        ctx.run_all(bucket_jobs),
+        ctx.run_all(probe_jobs)
+    );
+    let table_facts: BTreeMap<_, Result<TableFacts, String>> = table_facts.into_iter().collect();
+    let bucket_facts: BTreeMap<_, Result<BucketFacts, String>> = bucket_facts.into_iter().collect();
+    let probe_facts: BTreeMap<_, Probe> = probe_facts.into_iter().collect();
+
+    // Lockfiles that exist are read, so the report can say who holds them.
+    let mut held_lockfiles = Vec::new();
+    for ((client, bucket), facts) in &bucket_facts {
+        if let Ok(facts) = facts {
+            for key in facts.keys.iter().filter(|k| k.ends_with(".tflock")) {
+                held_lockfiles.push((client.clone(), bucket.clone(), key.clone()));
+            }
+        }
+    }
+    let lockfile_jobs = held_lockfiles.into_iter().map(|(client, bucket, key)| {
+        let ctx = ctx.clone();
+        async move {
+            let info = s3::read_lockfile(&ctx, &client, &bucket, &key).await;
+            ((client, bucket, key), info)
+        }
+    });
+    let lockfile_infos: BTreeMap<_, LockInfo> =
+        ctx.run_all(lockfile_jobs).await.into_iter().collect();
+
+    let now = SystemTime::now();
+    targets
+        .iter()
+        .map(|t| {
+            let table = t
+                .table
+                .as_ref()
+                .map(|name| table_facts.get(&(t.client.clone(), name.clone())));
+            let bucket = t
+                .bucket
+                .as_ref()
+                .map(|name| bucket_facts.get(&(t.client.clone(), name.clone())));
+            let probe = t
+                .bucket
+                .as_ref()
+                .and_then(|name| probe_facts.get(&(t.client.clone(), name.clone())).cloned());
+            let lockfiles = |key: &str| {
+                t.bucket.as_ref().and_then(|b| {
+                    lockfile_infos
+                        .get(&(t.client.clone(), b.clone(), key.to_string()))
+                        .cloned()
+                })
+            };
+            judge(
+                t,
+                table.flatten(),
+                bucket.flatten(),
+                probe,
+                &lockfiles,
+                options,
+                now,
+            )
+        })
+        .collect()
+}
+
+/// Turns the facts gathered for a target into its states, blockers and notes.
+fn judge(
+    t: &Target,
+    table: Option<&Result<TableFacts, String>>,
+    bucket: Option<&Result<BucketFacts, String>>,
+    probe: Option<Probe>,
+    lockfile: &dyn Fn(&str) -> Option<LockInfo>,
+    options: &Options,
+    now: SystemTime,
+) -> BackendLocks {
+    let mut out = BackendLocks {
+        states: Vec::new(),
+        blockers: Vec::new(),
+        notes: Vec::new(),
+        probe: None,
+    };
+    let bucket_name = t.bucket.clone().unwrap_or_default();
+
+    // Which states exist: the known keys, plus workspaces found in the listing.
+    let mut states: Vec<(String, String, Option<String>)> = Vec::new();
+    for (unit, key) in &t.keys {
+        states.push(("default".into(), key.clone(), unit.clone()));
+        if let Some(Ok(facts)) = bucket {
+            for ws in workspaces(&facts.keys, &t.workspace_key_prefix, key) {
+                let state_key = format!("{}/{ws}/{key}", t.workspace_key_prefix);
+                states.push((ws, state_key, unit.clone()));
+            }
+        }
+    }
+
+    for (workspace, state_key, unit) in states {
+        let lock_id = format!("{bucket_name}/{state_key}");
+        let dynamodb = match (&t.table, table) {
+            (None, _) => LockStatus::Free,
+            (Some(_), Some(Ok(facts))) => match facts.locks.get(&lock_id) {
+                Some(info) => LockStatus::Held { lock: info.clone() },
+                None => LockStatus::Free,
+            },
+            (Some(_), Some(Err(e))) => LockStatus::Unverified { reason: e.clone() },
+            (Some(_), None) => LockStatus::Unverified {
+                reason: "lock table was not scanned".into(),
+            },
+        };
+        let digest = match table {
+            Some(Ok(facts)) if facts.digests.contains(&format!("{lock_id}-md5")) => Digest::Present,
+            Some(Ok(_)) => Digest::Absent,
+            _ => Digest::Unknown,
+        };
+        let lockfile_key = format!("{state_key}.tflock");
+        let (lockfile_status, state_exists) = match bucket {
+            Some(Ok(facts)) => {
+                let status = if facts.keys.contains(&lockfile_key) {
+                    LockStatus::Held {
+                        lock: lockfile(&lockfile_key).unwrap_or_default(),
+                    }
+                } else {
+                    LockStatus::Free
+                };
+                (status, Some(facts.keys.contains(&state_key)))
+            }
+            Some(Err(e)) => (LockStatus::Unverified { reason: e.clone() }, None),
+            None => (
+                LockStatus::Unverified {
+                    reason: "bucket is not known".into(),
+                },
+                None,
+            ),
+        };
+        for (what, status) in [
+            ("DynamoDB lock", &dynamodb),
+            ("S3 lockfile", &lockfile_status),
+        ] {
+            match status {
+                LockStatus::Free => {}
+                LockStatus::Held { lock } => {
+                    let mut reason = format!(
+                        "state {state_key} (workspace {workspace}): {what} {}",
+                        lock.describe(now)
+                    );
+                    if lock.is_stale(now) && !lock.id.is_empty() {
+                        let dir = unit
+                            .clone()
+                            .unwrap_or_else(|| "the module's directory".into());
+                        reason.push_str(&format!(
+                            "; it looks stale: if no run is active, run `terraform force-unlock {}` in {dir}",
+                            lock.id
+                        ));
+                    }
+                    out.blockers.push(reason);
+                }
+                LockStatus::Unverified { reason } => out.blockers.push(format!(
+                    "state {state_key} (workspace {workspace}): {what} unverified: {reason}"
+                )),
+            }
+        }
+        out.states.push(StateLocks {
+            workspace,
+            state_key,
+            unit,
+            table: t.table.clone(),
+            dynamodb,
+            lockfile: lockfile_status,
+            digest,
+            state_exists,
+        });
+    }
+
+    // A key that is not fully known: any active lock that could be one of its
+    // states blocks, judged by the known prefix.
+    if let Some(prefix) = &t.unknown_key_prefix {
+        let lock_prefix = format!("{bucket_name}/{prefix}");
+        out.notes.push(match &t.bucket {
+            Some(_) => format!(
+                "the state key is not fully known; any active lock whose LockID starts with \"{lock_prefix}\" blocks this backend"
+            ),
+            None => "the bucket is not a literal; any active lock in the table blocks this backend".into(),
+        });
+        match table {
+            Some(Ok(facts)) => {
+                for (id, info) in &facts.locks {
+                    if t.bucket.is_none() || id.starts_with(&lock_prefix) {
+                        out.blockers
+                            .push(format!("DynamoDB lock {id} {}", info.describe(now)));
+                    }
+                }
+            }
+            Some(Err(e)) => out.blockers.push(format!("DynamoDB locks unverified: {e}")),
+            None => {}
+        }
+        match bucket {
+            Some(Ok(facts)) => {
+                for key in facts
+                    .keys
+                    .iter()
+                    .filter(|k| k.ends_with(".tflock") && k.starts_with(prefix.as_str()))
+                {
+                    let lock = lockfile(key).unwrap_or_default();
+                    out.blockers
+                        .push(format!("S3 lockfile {key} {}", lock.describe(now)));
+                }
+            }
+            Some(Err(e)) => out.blockers.push(format!("S3 lockfiles unverified: {e}")),
+            None => out
+                .blockers
+                .push("S3 lockfiles unverified: the bucket is not a literal".into()),
+        }
+    }
+    if t.table.is_none() && t.probe {
+        out.notes
+            .push("no dynamodb_table in this configuration: only S3 lockfiles were checked".into());
+    }
+    if t.probe && !options.skip_probe {
+        match &probe {
+            Some(Probe::Enforced) => {}
+            Some(Probe::Ignored) => out.blockers.push(format!(
+                "bucket {bucket_name} accepted a second conditional write (If-None-Match: *); \
+                 on this store a lockfile would lock nothing (--skip-probe if you know better)"
+            )),
+            Some(Probe::Unverified { reason }) => out.blockers.push(format!(
+                "bucket {bucket_name}: conditional-write probe failed: {reason}"
+            )),
+            Some(Probe::Skipped) | None => {}
+        }
+        out.probe = probe;
+    } else if t.probe {
+        out.probe = Some(Probe::Skipped);
+    }
+    out
+}
+
+/// Workspaces found in a listing: objects `P/W/K` for this backend's key K.
+fn workspaces(keys: &BTreeSet<String>, prefix: &str, key: &str) -> Vec<String> {
+    let start = format!("{prefix}/");
+    let suffix = format!("/{key}");
+    keys.range(start.clone()..)
+        .take_while(|k| k.starts_with(&start))
+        .filter_map(|k| {
+            let rest = k.strip_prefix(&start)?.strip_suffix(&suffix)?;
+            (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_workspaces_like_terraform() {
+        let keys: BTreeSet<String> = [
+            "env:/dev/app/terraform.tfstate",
+            "env:/prod/app/terraform.tfstate",
+            "env:/prod/app/terraform.tfstate.tflock",
+            "env:/x/y/app/terraform.tfstate",
+            "env:/other/terraform.tfstate",
+            "app/terraform.tfstate",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(
+            workspaces(&keys, "env:", "app/terraform.tfstate"),
+            ["dev", "prod"]
+        );
+    }
+}
+
+/// Verifies the backends of a plan that `select` picks; results by backend index.
+/// `probe` says whether buckets of migrating backends get the conditional-write probe.
+pub async fn verify_plan(
+    repo: &crate::RepoPlan,
+    select: impl Fn(&crate::BackendPlan) -> bool,
+    probe: bool,
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> Vec<(usize, BackendLocks)> {
+    let chosen: Vec<usize> = (0..repo.backends.len())
+        .filter(|&i| select(&repo.backends[i]))
+        .collect();
+    let targets: Vec<Target> = chosen
+        .iter()
+        .map(|&i| {
+            let b = &repo.backends[i];
+            let migrating = b.action == crate::plan::Action::Migrate;
+            target_for(&b.backend, &b.path, &repo.units, probe && migrating)
+        })
+        .collect();
+    let results = verify(&targets, options, counter).await;
+    chosen.into_iter().zip(results).collect()
+}
