@@ -337,9 +337,7 @@ fn judge(
                         lock.describe(now)
                     );
                     if lock.is_stale(now) && !lock.id.is_empty() {
-                        let dir = unit
-                            .clone()
-                            .unwrap_or_else(|| "the module's directory".into());
+                        let dir = unit.clone().unwrap_or_else(|| t.dir.clone());
                         reason.push_str(&format!(
                             "; it looks stale: if no run is active, run `terraform force-unlock {}` in {dir}",
                             lock.id
