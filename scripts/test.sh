@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: builds the reference HCL checker,
-# then every Rust test (unit, end-to-end, property), with the oracle tests enabled.
+# installs and starts the moto S3/DynamoDB emulator on loopback, then runs every
+# Rust test (unit, end-to-end, property) with the oracle and AWS tests enabled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 # The reference HCL checker (HashiCorp's parser and formatter), from ../shared.
 hclcheck_src="$root/../shared/tools/hclcheck/build.sh"
-if [ -x "$hclcheck_src" ] || [ -f "$hclcheck_src" ]; then
+if [ -f "$hclcheck_src" ]; then
   mkdir -p target
   sh "$hclcheck_src" "$root/target/hclcheck" >/dev/null
   export TFLOCK_HCLCHECK="$root/target/hclcheck"
@@ -17,5 +18,13 @@ elif [ "${CI:-}" = "true" ]; then
 else
   echo "scripts/test.sh: ../shared/tools/hclcheck not found; oracle tests will say they skipped" >&2
 fi
+
+# The AWS emulator: tests that need it fail (not skip) when it is missing on CI.
+# shellcheck source=scripts/moto.sh
+source scripts/moto.sh
+MOTO_LOG="$root/target/moto.log" start_moto
+trap stop_moto EXIT
+export TFLOCK_TEST_MOTO_URL="$MOTO_URL"
+export TFLOCK_TEST_PYTHON="$MOTO_VENV/bin/python"
 
 cargo test --all-targets --locked "$@"
