@@ -92,7 +92,7 @@ pub fn apply(
     if !changed.is_empty() {
         return Err(ApplyError::ChangedSincePlan(changed));
     }
-    write_private(rollback_path, rollback.to_json().as_bytes()).map_err(|source| {
+    write_private_new(rollback_path, rollback.to_json().as_bytes()).map_err(|source| {
         ApplyError::RollbackFile {
             path: rollback_path.display().to_string(),
             source,
@@ -165,6 +165,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Creates (or replaces) a file readable by its owner only: rollback files hold
 /// the original bytes of backend blocks.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_private_impl(path, bytes, true)
+}
+
+/// Like `write_private`, but fails if the file exists: a rollback file is the
+/// only way back, so an older one is never overwritten.
+pub fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_private_impl(path, bytes, false)
+}
+
+fn write_private_impl(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -181,7 +191,11 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    tmp.persist(path).map_err(|e| e.error)?;
+    if replace {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
     sync_dir(dir);
     Ok(())
 }

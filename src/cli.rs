@@ -240,12 +240,14 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         print("\nApply cancelled.\n")?;
         return Ok(EXIT_ERROR);
     }
-    let rollback_path = args.rollback_file.clone().unwrap_or_else(|| {
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .replace(['-', ':'], "");
-        PathBuf::from(format!("tflock-rollback-{stamp}.json"))
-    });
+    let rollback_path = match &args.rollback_file {
+        Some(path) if path.exists() => bail!(
+            "{}: rollback file exists; choose another --rollback-file (nothing was written)",
+            path.display()
+        ),
+        Some(path) => path.clone(),
+        None => default_rollback_path(),
+    };
     let strategy_name = match strategy {
         Strategy::Replace => "replace",
         Strategy::Dual => "dual",
@@ -274,6 +276,20 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         dirs.join(", ")
     ))?;
     Ok(failed)
+}
+
+/// `tflock-rollback-<UTC time>.json`, numbered when one from the same second exists.
+fn default_rollback_path() -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(['-', ':'], "");
+    let mut path = PathBuf::from(format!("tflock-rollback-{stamp}.json"));
+    let mut n = 2;
+    while path.exists() {
+        path = PathBuf::from(format!("tflock-rollback-{stamp}-{n}.json"));
+        n += 1;
+    }
+    path
 }
 
 /// A saved plan, checked against the files as they are now and re-derived from
@@ -413,7 +429,7 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
             .as_deref()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
-        print(&style.diff(&report::unified_diff(
+        print(&style.diff(&report::display_diff(
             &step.file.path,
             &current,
             &step.file.original,

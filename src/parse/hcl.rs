@@ -113,13 +113,9 @@ fn terragrunt_remote_state(
 
 fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
     source.body().parse::<structure::Body>().map_err(|e| {
-        let loc = e.location();
-        let message = format!("syntax error: {}", e.message());
-        ParseError {
-            line: loc.line(),
-            column: loc.column(),
-            message,
-        }
+        // The offset is exact; hcl-edit's line and column can point past a line's end.
+        let at = source.bom + e.location().offset();
+        ParseError::at(source, at, format!("syntax error: {}", e.message()))
     })
 }
 

@@ -84,9 +84,14 @@ pub fn line_cells(line: &str) -> LineCells {
     }
 }
 
-/// Display columns of a piece of a line, as hclwrite counts them (one per character).
+/// Display columns of a piece of a line, as hclwrite counts them: one per
+/// grapheme cluster (`e` plus a combining accent is one column).
 pub fn width(s: &str) -> usize {
-    s.chars().count()
+    if s.is_ascii() {
+        s.len()
+    } else {
+        unicode_segmentation::UnicodeSegmentation::graphemes(s, true).count()
+    }
 }
 
 /// Whether a group of (code width, position) pairs is aligned the way

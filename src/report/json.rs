@@ -1,6 +1,6 @@
 //! The machine-readable plan (`--format json`), format_version "1".
 
-use super::unified_diff;
+use super::display_diff;
 use crate::parse::{Backend, Value};
 use crate::scan::{Problem, RepoPlan};
 use serde::Serialize;
@@ -81,7 +81,7 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str) -> String {
             .map(|f| JsonFile {
                 path: &f.path,
                 changed: f.changed(),
-                diff: unified_diff(&f.path, &f.original, &f.new_text),
+                diff: display_diff(&f.path, &f.original, &f.new_text),
             })
             .collect(),
         errors: &plan.problems,

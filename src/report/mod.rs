@@ -18,6 +18,77 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
+/// Settings whose values are secrets: never shown in a diff or report.
+pub const SECRET_KEYS: &[&str] = &[
+    "access_key",
+    "secret_key",
+    "token",
+    "session_token",
+    "sse_customer_key",
+    "external_id",
+];
+
+const REDACTED: &str = "(sensitive value)";
+
+/// A diff for people to read: the quoted values of secret settings replaced.
+/// (A patch for `git apply` keeps the real bytes: it must match the file.)
+pub fn display_diff(path: &str, old: &str, new: &str) -> String {
+    redact(&unified_diff(path, old, new))
+}
+
+/// Replaces the string value after any secret key (`key = "v"`, `"key": "v"`).
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        for key in SECRET_KEYS {
+            if let Some(value) = secret_value_at(rest, key) {
+                out.push_str(&rest[..value.start]);
+                out.push_str(REDACTED);
+                rest = &rest[value.end..];
+                continue 'scan;
+            }
+        }
+        let next = rest.chars().next().map_or(1, char::len_utf8);
+        out.push_str(&rest[..next]);
+        rest = &rest[next..];
+    }
+    out
+}
+
+/// When `text` starts with `key` as a whole word followed by `=` or `:` and a
+/// quoted string, the byte range of that string's contents.
+fn secret_value_at(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let after = text.strip_prefix(key)?;
+    if after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-') {
+        return None;
+    }
+    let mut i = key.len();
+    let bytes = text.as_bytes();
+    if bytes.get(i) == Some(&b'"') {
+        i += 1;
+    }
+    while bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
+        i += 1;
+    }
+    if !matches!(bytes.get(i), Some(b'=') | Some(b':')) {
+        return None;
+    }
+    i += 1;
+    while bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let mut j = start;
+    while j < bytes.len() && bytes[j] != b'"' && bytes[j] != b'\n' {
+        j += if bytes[j] == b'\\' { 2 } else { 1 };
+    }
+    Some(start..j.min(bytes.len()))
+}
+
 /// The patch of a whole plan: every changed file's diff, in path order.
 pub fn patch(files: &[(String, String, String)]) -> String {
     files
@@ -86,5 +157,20 @@ impl Style {
                 format!("{painted}{end}")
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secret_values_in_hcl_and_json() {
+        let text = " secret_key     = \"abc\\\"d\" # c\n+\"token\": \"t0k\",\n  key = \"k\"\n  x = { external_id = \"e\" }\n";
+        let out = redact(text);
+        assert!(!out.contains("abc") && !out.contains("t0k") && !out.contains("\"e\""));
+        assert!(out.contains("key = \"k\""));
+        assert!(out.contains("# c"));
+        assert_eq!(redact("token_count = \"5\""), "token_count = \"5\"");
     }
 }

@@ -1,6 +1,6 @@
 //! Human output: the backends found, a diff per changed file, a summary line.
 
-use super::{Style, unified_diff};
+use super::{Style, display_diff};
 use crate::plan::Action;
 use crate::scan::RepoPlan;
 use std::fmt::Write;
@@ -35,13 +35,13 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
                     facts.push(format!("{name}={value}"));
                 }
             }
+            let facts = facts.iter().map(|f| format!(" {f}")).collect::<String>();
             let _ = writeln!(
                 out,
-                "  {mark} {}:{} ({}) {} -> {label}",
+                "  {mark} {}:{} ({}){facts} -> {label}",
                 b.path,
                 b.backend.line,
                 b.backend.kind.as_str(),
-                facts.join(" "),
             );
             if let Some(locks) = &b.locks {
                 for blocker in &locks.blockers {
@@ -55,7 +55,7 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
     }
     for file in plan.changed_files() {
         out.push('\n');
-        out.push_str(&style.diff(&unified_diff(&file.path, &file.original, &file.new_text)));
+        out.push_str(&style.diff(&display_diff(&file.path, &file.original, &file.new_text)));
     }
     out.push('\n');
     out.push_str(&summary(plan, style));

@@ -438,30 +438,6 @@ fn workspaces(keys: &BTreeSet<String>, prefix: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_workspaces_like_terraform() {
-        let keys: BTreeSet<String> = [
-            "env:/dev/app/terraform.tfstate",
-            "env:/prod/app/terraform.tfstate",
-            "env:/prod/app/terraform.tfstate.tflock",
-            "env:/x/y/app/terraform.tfstate",
-            "env:/other/terraform.tfstate",
-            "app/terraform.tfstate",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect();
-        assert_eq!(
-            workspaces(&keys, "env:", "app/terraform.tfstate"),
-            ["dev", "prod"]
-        );
-    }
-}
-
 /// Verifies the backends of a plan that `select` picks; results by backend index.
 /// `probe` says whether buckets of migrating backends get the conditional-write probe.
 pub async fn verify_plan(
@@ -484,4 +460,28 @@ pub async fn verify_plan(
         .collect();
     let results = verify(&targets, options, counter).await;
     chosen.into_iter().zip(results).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_workspaces_like_terraform() {
+        let keys: BTreeSet<String> = [
+            "env:/dev/app/terraform.tfstate",
+            "env:/prod/app/terraform.tfstate",
+            "env:/prod/app/terraform.tfstate.tflock",
+            "env:/x/y/app/terraform.tfstate",
+            "env:/other/terraform.tfstate",
+            "app/terraform.tfstate",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(
+            workspaces(&keys, "env:", "app/terraform.tfstate"),
+            ["dev", "prod"]
+        );
+    }
 }

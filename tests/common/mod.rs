@@ -66,7 +66,11 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
         if entry.file_type().unwrap().is_dir() {
             collect(root, &path, files);
         } else {
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             files.push((rel, std::fs::read(&path).unwrap()));
         }
     }
@@ -102,4 +106,85 @@ pub fn run_hclcheck(checker: &Path, args: &[&str], files: &[PathBuf]) -> (bool, 
         .expect("run hclcheck");
     let text = format!("{}{}", stdout(&out), stderr(&out));
     (out.status.success(), text)
+}
+
+/// A tflock `Command` set up like [`tflock`] (clean environment, `NO_COLOR`, null
+/// stdin), for tests that need to change something before running it.
+pub fn tflock_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(tflock_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Runs `cmd` with piped stdout and stderr; kills it and panics if it has not
+/// finished within `limit` (a command that waits for an answer must not hang).
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("command did not finish within {limit:?}: {cmd:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+/// Writes each `(relative path, bytes)` below `root`, creating folders.
+pub fn write_files(root: &Path, files: &[(&str, &[u8])]) {
+    for (rel, bytes) in files {
+        let path = root.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, bytes).unwrap();
+    }
+}
+
+/// The moto emulator's URL, when `scripts/test.sh` started one.
+///
+/// On CI (`CI=true`) it must be there; elsewhere a test without it says that it
+/// skipped.
+pub fn moto(test: &str) -> Option<String> {
+    if let Ok(url) = std::env::var("TFLOCK_TEST_MOTO_URL")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: the moto emulator is required on CI; run scripts/test.sh");
+    }
+    eprintln!("SKIPPED {test}: moto emulator not running (run scripts/test.sh)");
+    None
 }
