@@ -372,9 +372,15 @@ fn locks(args: LocksArgs, cwd: &Path, style: Style) -> Result<u8> {
         ..Default::default()
     };
     let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
+    // A partial `backend "s3" {}` names nothing to check; its .tfbackend does.
+    let names_something = |b: &tflock::BackendPlan| {
+        ["bucket", "dynamodb_table"]
+            .iter()
+            .any(|k| b.backend.value(k).is_some())
+    };
     let found = tokio_runtime()?.block_on(tflock::verify::verify_plan(
         &repo,
-        |_| true,
+        names_something,
         false,
         &options,
         counter.clone(),

@@ -7,11 +7,25 @@ use serde::Serialize;
 use std::fmt::Write;
 use std::time::SystemTime;
 
+/// A short cell: the full story is in the lines under the table.
 fn status_text(status: &LockStatus, now: SystemTime) -> String {
     match status {
         LockStatus::Free => "free".into(),
-        LockStatus::Held { lock } => lock.describe(now),
-        LockStatus::Unverified { reason } => format!("unverified: {reason}"),
+        LockStatus::Held { lock } => {
+            let who = if lock.who.is_empty() {
+                "unknown"
+            } else {
+                &lock.who
+            };
+            match lock.age(now) {
+                Some(age) => format!(
+                    "HELD by {who} ({} ago)",
+                    crate::verify::lockinfo::short_duration(age)
+                ),
+                None => format!("HELD by {who}"),
+            }
+        }
+        LockStatus::Unverified { .. } => "UNVERIFIED".into(),
     }
 }
 
