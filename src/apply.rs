@@ -2,7 +2,7 @@
 //! file in the same directory, fsync and rename, so a crash leaves each file either
 //! wholly old or wholly new; a failed batch puts back what it already replaced.
 
-use crate::rollback::{RollbackFile, RollbackPlan};
+use crate::rollback::RollbackPlan;
 use crate::scan::FilePlan;
 use crate::source::sha256_hex;
 use std::io::Write as _;
@@ -61,26 +61,6 @@ pub fn changed_since_plan(files: &[&FilePlan]) -> Vec<String> {
         .collect()
 }
 
-/// The rollback plan for a set of planned changes.
-pub fn rollback_plan(files: &[&FilePlan], root: &Path, strategy: &str) -> RollbackPlan {
-    RollbackPlan {
-        format_version: crate::rollback::FORMAT_VERSION.to_string(),
-        tool: format!("tflock {}", env!("CARGO_PKG_VERSION")),
-        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        root: root.to_path_buf(),
-        strategy: strategy.to_string(),
-        files: files
-            .iter()
-            .map(|f| RollbackFile {
-                path: f.path.clone(),
-                sha256_before: f.sha256.clone(),
-                sha256_after: f.sha256_after(),
-                original: f.original.clone(),
-            })
-            .collect(),
-    }
-}
-
 /// Checks every file against the plan, writes the rollback file, then the files.
 /// All or nothing: a changed file stops everything before the first write.
 pub fn apply(
@@ -92,12 +72,15 @@ pub fn apply(
     if !changed.is_empty() {
         return Err(ApplyError::ChangedSincePlan(changed));
     }
-    write_private_new(rollback_path, rollback.to_json().as_bytes()).map_err(|source| {
-        ApplyError::RollbackFile {
-            path: rollback_path.display().to_string(),
-            source,
-        }
-    })?;
+    let rollback_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ApplyError::RollbackFile { path, source }
+    };
+    write_private_new(rollback_path, rollback.to_json().as_bytes())
+        .map_err(rollback_error(rollback_path))?;
+    let markdown_path = markdown_path(rollback_path);
+    let markdown = rollback.to_markdown(&rollback_path.display().to_string());
+    write_private(&markdown_path, markdown.as_bytes()).map_err(rollback_error(&markdown_path))?;
     let writes: Vec<Write> = files
         .iter()
         .map(|f| Write {
@@ -109,6 +92,13 @@ pub fn apply(
         .collect();
     write_all(&writes)?;
     Ok(())
+}
+
+/// Where the Markdown twin of a rollback file goes: `<rollback file>.md`.
+pub fn markdown_path(rollback_path: &Path) -> PathBuf {
+    let mut name = rollback_path.as_os_str().to_owned();
+    name.push(".md");
+    PathBuf::from(name)
 }
 
 /// Replaces each file atomically; on the first failure, restores those already

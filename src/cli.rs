@@ -2,11 +2,14 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use tflock::apply::{self, ApplyError};
+use tflock::next_steps;
 use tflock::plan::Strategy;
 use tflock::planfile::SavedPlan;
+use tflock::remote::{DigestRepair, LockRequest};
 use tflock::report::{self, Style};
 use tflock::rollback::{self, FileState, RollbackPlan};
 use tflock::{FilePlan, RepoPlan};
@@ -32,6 +35,22 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show every state of every S3 backend and its DynamoDB and S3 locks.
     Locks(LocksArgs),
+    /// Show each backend's phase and whether each DynamoDB lock table can be retired.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Files or directories to scan (default: the current directory).
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Also consider the tables named in this rollback file (repeatable).
+    #[arg(long = "rollback-file", value_name = "FILE")]
+    pub rollback_files: Vec<PathBuf>,
+    /// Give up on an AWS call after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub aws_timeout: u64,
 }
 
 /// How lock checks talk to AWS.
@@ -104,6 +123,9 @@ pub struct ApplyArgs {
     /// Where to write the rollback plan (default: tflock-rollback-<UTC time>.json).
     #[arg(long, value_name = "FILE")]
     pub rollback_file: Option<PathBuf>,
+    /// Hold every affected state's DynamoDB lock and S3 lockfile while writing.
+    #[arg(long, conflicts_with = "skip_lock_check")]
+    pub hold_locks: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -121,6 +143,15 @@ pub struct RollbackArgs {
     /// Show what would be restored, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Restore the files only; leave the DynamoDB digest items as they are.
+    #[arg(long)]
+    pub files_only: bool,
+    /// Repair digests without first checking that no lock is held on the states.
+    #[arg(long)]
+    pub skip_lock_check: bool,
+    /// Give up on an AWS call after this many seconds (the state then counts as locked).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub aws_timeout: u64,
 }
 
 /// Exit codes, as `terraform plan -detailed-exitcode` uses them.
@@ -140,6 +171,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Apply(args) => apply(args, &cwd, style),
         Command::Rollback(args) => rollback(args, &cwd, style),
         Command::Locks(args) => locks(args, &cwd, style),
+        Command::Status(args) => status(args, &cwd),
     }
 }
 
@@ -165,17 +197,18 @@ fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
     missing_roots(&roots)?;
     let mut repo = tflock::scan(&roots, cwd, args.strategy);
     print_problems(&repo);
-    let (lock_note, lock_checks) = if args.offline {
+    let (checked, lock_checks) = if args.offline {
         (
-            "Lock checks: not checked (--offline).".to_string(),
+            Checked::offline("Lock checks: not checked (--offline)."),
             "not checked",
         )
     } else {
         (check_locks(&mut repo, &args.aws)?, "checked")
     };
+    let steps = next_steps::next_steps(&repo, &checked.versioning);
     match args.format {
-        Format::Text => print(&report::text::render(&repo, style, &lock_note))?,
-        Format::Json => print(&report::json::render(&repo, lock_checks))?,
+        Format::Text => print(&report::text::render(&repo, style, &checked.note))?,
+        Format::Json => print(&report::json::render(&repo, lock_checks, &steps))?,
     }
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
     if let Some(out) = &args.out {
@@ -213,7 +246,7 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         }
     };
     print_problems(&repo);
-    let lock_note = if args.skip_lock_check {
+    let checked = if args.skip_lock_check {
         eprintln!(
             "{}",
             style.yellow(
@@ -221,7 +254,7 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
                  these states' locks."
             )
         );
-        "Lock checks: skipped (--skip-lock-check).".to_string()
+        Checked::offline("Lock checks: skipped (--skip-lock-check).")
     } else {
         check_locks(&mut repo, &args.aws)?
     };
@@ -230,7 +263,7 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
     } else {
         EXIT_ERROR
     };
-    print(&report::text::render(&repo, style, &lock_note))?;
+    print(&report::text::render(&repo, style, &checked.note))?;
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
     if changed.is_empty() {
         print("\nNo changes. Nothing to apply.\n")?;
@@ -252,30 +285,101 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         Strategy::Replace => "replace",
         Strategy::Dual => "dual",
     };
-    let rollback_plan = apply::rollback_plan(&changed, cwd, strategy_name);
-    match apply::apply(&changed, &rollback_plan, &rollback_path) {
+    let rollback_plan = RollbackPlan::new(&repo, &changed, cwd, strategy_name);
+    let written = if args.hold_locks {
+        write_holding_locks(
+            &repo,
+            &changed,
+            rollback_plan,
+            &rollback_path,
+            &args.aws,
+            style,
+        )?
+    } else {
+        apply::apply(&changed, &rollback_plan, &rollback_path)
+    };
+    match written {
         Ok(()) => {}
         Err(e @ ApplyError::ChangedSincePlan(_)) => bail!("{e}"),
         Err(e) => return Err(e.into()),
     }
     let rollback_shown = rollback_path.display();
-    let mut dirs: Vec<String> = changed
-        .iter()
-        .map(|f| match f.path.rsplit_once('/') {
-            Some((dir, _)) => dir.to_string(),
-            None => ".".to_string(),
-        })
-        .collect();
-    dirs.dedup();
     print(&format!(
-        "\n{} {} {} changed.\nRollback file: {rollback_shown} (restore with `tflock rollback {rollback_shown}`)\n\
-         Next: run `terraform init -reconfigure` (or `terragrunt init -reconfigure`) in: {}\n",
+        "\n{} {} {} changed.\nRollback file: {rollback_shown} and {rollback_shown}.md \
+         (restore with `tflock rollback {rollback_shown}`)\n\n{}",
         style.green(&style.bold("Apply complete!")),
         changed.len(),
         if changed.len() == 1 { "file" } else { "files" },
-        dirs.join(", ")
+        next_steps::render_text(&next_steps::next_steps(&repo, &checked.versioning)),
     ))?;
     Ok(failed)
+}
+
+/// `apply --hold-locks`: the write runs while tflock holds every affected state's
+/// locks; a contested lock means nothing is written.
+fn write_holding_locks(
+    repo: &RepoPlan,
+    changed: &[&FilePlan],
+    rollback_plan: RollbackPlan,
+    rollback_path: &Path,
+    aws: &AwsArgs,
+    style: Style,
+) -> Result<Result<(), ApplyError>> {
+    let requests: Vec<LockRequest> = repo
+        .backends
+        .iter()
+        .filter(|b| b.action == tflock::plan::Action::Migrate)
+        .flat_map(|b| {
+            let target = tflock::verify::target_for(&b.backend, &b.path, &repo.units, false);
+            let states: Vec<String> = b
+                .locks
+                .iter()
+                .flat_map(|l| l.states.iter().map(|s| s.state_key.clone()))
+                .collect();
+            states.into_iter().filter_map(move |state_key| {
+                Some(LockRequest {
+                    client: target.client.clone(),
+                    bucket: target.bucket.clone()?,
+                    table: target.table.clone(),
+                    state_key,
+                })
+            })
+        })
+        .collect();
+    let files: Vec<FilePlan> = changed.iter().map(|f| (*f).clone()).collect();
+    let rollback_path = rollback_path.to_path_buf();
+    let write = move || {
+        let refs: Vec<&FilePlan> = files.iter().collect();
+        apply::apply(&refs, &rollback_plan, &rollback_path)
+    };
+    let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
+    let held = tokio_runtime()?
+        .block_on(tflock::remote::with_locks(
+            &requests,
+            &aws_options(aws),
+            counter,
+            write,
+        ))
+        .map_err(|reason| {
+            anyhow::anyhow!("could not take the locks, nothing was written: {reason}")
+        })?;
+    print(&format!(
+        "Held {} state lock(s) while writing; released.\n",
+        requests.len()
+    ))?;
+    for e in &held.release_errors {
+        eprintln!(
+            "{}",
+            style.red(&format!("could not release a lock tflock took: {e}"))
+        );
+    }
+    if held.interrupted {
+        bail!("interrupted (Ctrl-C): the write finished and every lock was released");
+    }
+    if !held.release_errors.is_empty() {
+        bail!("some locks tflock took are still held; remove them as shown above");
+    }
+    Ok(held.result)
 }
 
 /// `tflock-rollback-<UTC time>.json`, numbered when one from the same second exists.
@@ -323,15 +427,37 @@ fn planned_repo(planfile: &Path, cwd: &Path) -> Result<RepoPlan> {
     Ok(repo)
 }
 
-/// Runs the lock checks on the backends to migrate; returns the summary line.
-fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<String> {
-    let options = tflock::verify::Options {
+/// What the lock checks found besides the per-backend facts they record.
+struct Checked {
+    note: String,
+    /// Versioning of each bucket of a migrating backend.
+    versioning: BTreeMap<String, Result<Option<String>, String>>,
+}
+
+impl Checked {
+    fn offline(note: &str) -> Checked {
+        Checked {
+            note: note.to_string(),
+            versioning: BTreeMap::new(),
+        }
+    }
+}
+
+fn aws_options(aws: &AwsArgs) -> tflock::verify::Options {
+    tflock::verify::Options {
         timeout: std::time::Duration::from_secs(aws.aws_timeout.max(1)),
         skip_probe: aws.skip_probe,
         ..Default::default()
-    };
+    }
+}
+
+/// Runs the lock checks on the backends to migrate, and asks each of their
+/// buckets whether versioning is on (for the next steps).
+fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<Checked> {
+    let options = aws_options(aws);
     let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
-    let found = tokio_runtime()?.block_on(tflock::verify::verify_plan(
+    let runtime = tokio_runtime()?;
+    let found = runtime.block_on(tflock::verify::verify_plan(
         repo,
         |b| b.action == tflock::plan::Action::Migrate,
         true,
@@ -340,7 +466,21 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<String> {
     ));
     let states: usize = found.iter().map(|(_, l)| l.states.len()).sum();
     repo.record_locks(found);
-    Ok(format!(
+    let buckets: BTreeSet<(tflock::verify::ClientSettings, String)> = repo
+        .backends
+        .iter()
+        .filter(|b| b.action == tflock::plan::Action::Migrate)
+        .filter_map(|b| {
+            let t = tflock::verify::target_for(&b.backend, &b.path, &repo.units, false);
+            Some((t.client.clone(), t.bucket?))
+        })
+        .collect();
+    let versioning = runtime.block_on(tflock::remote::bucket_versioning(
+        buckets.into_iter().collect(),
+        &options,
+        counter.clone(),
+    ));
+    let note = format!(
         "Lock checks: {states} {} checked, {} {} blocked ({} AWS requests).",
         if states == 1 { "state" } else { "states" },
         repo.blocked(),
@@ -350,7 +490,8 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<String> {
             "backends"
         },
         counter.get()
-    ))
+    );
+    Ok(Checked { note, versioning })
 }
 
 fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
@@ -398,6 +539,86 @@ fn locks(args: LocksArgs, cwd: &Path, style: Style) -> Result<u8> {
     })
 }
 
+fn status(args: StatusArgs, cwd: &Path) -> Result<u8> {
+    use tflock::status::{self, TableSource};
+    let roots = roots(&args.paths);
+    missing_roots(&roots)?;
+    let repo = tflock::scan(&roots, cwd, Strategy::Replace);
+    print_problems(&repo);
+    let mut sources = status::configured_tables(&repo);
+    for file in &args.rollback_files {
+        let plan = RollbackPlan::load(file)?;
+        for b in plan.backends {
+            if let Some(table) = b.target.table.clone() {
+                sources.push(TableSource {
+                    client: b.target.client.clone(),
+                    table,
+                    source: "rollback file",
+                });
+            }
+        }
+    }
+    // Lock tables in the account: after a full migration no config names them.
+    let clients: BTreeSet<tflock::verify::ClientSettings> = repo
+        .backends
+        .iter()
+        .filter(|b| {
+            ["bucket", "dynamodb_table", "region"]
+                .iter()
+                .any(|k| b.backend.value(k).is_some())
+        })
+        .map(|b| tflock::verify::ClientSettings::from_backend(&b.backend))
+        .collect();
+    let options = tflock::verify::Options {
+        timeout: std::time::Duration::from_secs(args.aws_timeout.max(1)),
+        ..Default::default()
+    };
+    let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
+    let runtime = tokio_runtime()?;
+    let found = runtime.block_on(tflock::verify::tables::find_lock_tables(
+        clients.into_iter().collect(),
+        &options,
+        counter.clone(),
+    ));
+    let mut failed = !repo.problems.is_empty();
+    for (client, tables) in found {
+        match tables {
+            Ok(tables) => sources.extend(tables.into_iter().map(|table| TableSource {
+                client: client.clone(),
+                table,
+                source: "found in account",
+            })),
+            Err(e) => {
+                eprintln!(
+                    "cannot list lock tables in {}: {e}",
+                    status::region_of(&client)
+                );
+                failed = true;
+            }
+        }
+    }
+    let mut to_scan: BTreeMap<(String, String), tflock::verify::ClientSettings> = BTreeMap::new();
+    for s in &sources {
+        to_scan
+            .entry((status::region_of(&s.client), s.table.clone()))
+            .or_insert_with(|| s.client.clone());
+    }
+    let summaries = runtime.block_on(tflock::verify::tables::summarize(
+        to_scan
+            .into_iter()
+            .map(|((_, table), client)| (client, table))
+            .collect(),
+        &options,
+        counter,
+    ));
+    let report = status::assemble(&repo, &sources, &summaries);
+    match args.format {
+        Format::Text => print(&status::render_text(&report))?,
+        Format::Json => print(&status::render_json(&report))?,
+    }
+    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+}
+
 fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
     let plan = RollbackPlan::load(&args.file)?;
     let steps = rollback::inspect(&plan);
@@ -425,6 +646,11 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
             refused.join("\n  ")
         );
     }
+    let repairs = if args.files_only || plan.backends.is_empty() {
+        Vec::new()
+    } else {
+        digest_repairs(&plan, &args, style)?
+    };
     let to_restore: Vec<&rollback::RestoreStep> = steps
         .iter()
         .filter(|s| s.state != FileState::AlreadyRestored)
@@ -441,28 +667,109 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
             &step.file.original,
         )))?;
     }
-    if to_restore.is_empty() {
-        print("No changes. Every file already holds its original bytes.\n")?;
+    for r in &repairs {
+        let change = match &r.desired {
+            Some(md5) => format!("{} -> {md5}", r.current),
+            None => format!("{} -> deleted (the state object is gone)", r.current),
+        };
+        print(&format!(
+            "digest {} in table {}: {change}\n",
+            r.digest_id, r.table
+        ))?;
+    }
+    if to_restore.is_empty() && repairs.is_empty() {
+        print(
+            "No changes. Every file holds its original bytes and every digest matches its state.\n",
+        )?;
         return Ok(EXIT_OK);
     }
     if args.dry_run {
         print(&format!(
-            "\nRollback would restore {} file(s) (dry run; nothing written).\n",
-            to_restore.len()
+            "\nRollback would restore {} file(s) and repair {} digest item(s) (dry run; nothing written).\n",
+            to_restore.len(),
+            repairs.len()
         ))?;
         return Ok(EXIT_OK);
     }
-    if !args.auto_approve && !confirm("Do you want to restore these files?")? {
+    if !args.auto_approve && !confirm("Do you want to restore these files and digests?")? {
         print("\nRollback cancelled.\n")?;
         return Ok(EXIT_ERROR);
     }
     let restored = rollback::restore(&steps, args.force)?;
+    let repaired = if repairs.is_empty() {
+        0
+    } else {
+        let options = tflock::verify::Options {
+            timeout: std::time::Duration::from_secs(args.aws_timeout.max(1)),
+            ..Default::default()
+        };
+        let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
+        tokio_runtime()?
+            .block_on(tflock::remote::apply_digest_repairs(
+                &repairs, &options, counter,
+            ))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}\nThe files were restored; rerun `tflock rollback` to retry the digests."
+                )
+            })?
+    };
     print(&format!(
-        "\n{} {restored} {} restored.\n",
+        "\n{} {restored} {} restored, {repaired} digest {} repaired.\n",
         style.green(&style.bold("Rollback complete!")),
-        if restored == 1 { "file" } else { "files" }
+        if restored == 1 { "file" } else { "files" },
+        if repaired == 1 { "item" } else { "items" },
     ))?;
     Ok(EXIT_OK)
+}
+
+/// Checks that no lock is held on the rolled-back states (unless told not to),
+/// then reads each state and lists the digest items that no longer match it.
+fn digest_repairs(
+    plan: &RollbackPlan,
+    args: &RollbackArgs,
+    style: Style,
+) -> Result<Vec<DigestRepair>> {
+    let options = tflock::verify::Options {
+        timeout: std::time::Duration::from_secs(args.aws_timeout.max(1)),
+        skip_probe: true,
+        ..Default::default()
+    };
+    let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
+    let targets: Vec<tflock::verify::Target> =
+        plan.backends.iter().map(|b| b.target.clone()).collect();
+    let runtime = tokio_runtime()?;
+    let found = runtime.block_on(tflock::verify::verify(&targets, &options, counter.clone()));
+    let mut blocked = Vec::new();
+    for (b, locks) in plan.backends.iter().zip(&found) {
+        for blocker in &locks.blockers {
+            blocked.push(format!("{}:{}: {blocker}", b.file, b.line));
+        }
+    }
+    if !blocked.is_empty() {
+        if args.skip_lock_check {
+            eprintln!(
+                "{}",
+                style.yellow("Warning: --skip-lock-check: repairing digests despite:")
+            );
+            for b in &blocked {
+                eprintln!("  {b}");
+            }
+        } else {
+            bail!(
+                "refusing to roll back (nothing was written): a state's lock is held or could not be verified:\n  {}\n\
+                 Wait for the run to finish, or use --files-only to restore only the files.",
+                blocked.join("\n  ")
+            );
+        }
+    }
+    let pairs: Vec<(tflock::verify::Target, tflock::verify::BackendLocks)> =
+        targets.into_iter().zip(found).collect();
+    runtime
+        .block_on(tflock::remote::plan_digest_repairs(
+            &pairs, &options, counter,
+        ))
+        .map_err(|e| anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}"))
 }
 
 fn print_problems(repo: &RepoPlan) {

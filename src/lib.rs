@@ -6,13 +6,16 @@
 
 pub mod apply;
 pub mod discover;
+pub mod next_steps;
 pub mod parse;
 pub mod plan;
 pub mod planfile;
+pub mod remote;
 pub mod report;
 pub mod rollback;
 pub mod scan;
 pub mod source;
+pub mod status;
 pub mod verify;
 
 pub use scan::{BackendPlan, FileOutcome, FilePlan, Problem, RepoPlan, plan_bytes, scan};

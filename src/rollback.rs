@@ -2,8 +2,13 @@
 //! restore that reads it back.
 
 use crate::apply::{self, WriteError};
+use crate::plan::Action;
+use crate::report::{redact, unified_diff};
+use crate::scan::{FilePlan, RepoPlan};
 use crate::source::sha256_hex;
+use crate::verify::{Target, target_for};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub const FORMAT_VERSION: &str = "1";
@@ -18,7 +23,13 @@ pub struct RollbackPlan {
     /// The directory the paths are relative to (the current directory of the apply).
     pub root: PathBuf,
     pub strategy: String,
+    /// What the apply did and how to undo it, for people.
+    #[serde(default)]
+    pub summary: String,
     pub files: Vec<RollbackFile>,
+    /// The migrated backends: where their states live, to repair digest items.
+    #[serde(default)]
+    pub backends: Vec<RollbackBackend>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +40,31 @@ pub struct RollbackFile {
     pub sha256_after: String,
     /// The file's original text, restored verbatim.
     pub original: String,
+    /// The diff that rollback applies (new text back to the original).
+    #[serde(default)]
+    pub reverse_diff: String,
+}
+
+/// A migrated backend and the states it served at migration time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RollbackBackend {
+    pub file: String,
+    pub line: usize,
+    /// Bucket, keys, table and client settings, to find its states again.
+    pub target: Target,
+    pub states: Vec<RollbackState>,
+}
+
+/// One state's DynamoDB digest as it was when the migration ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RollbackState {
+    pub workspace: String,
+    pub state_key: String,
+    pub table: Option<String>,
+    /// LockID of the digest item: `<bucket>/<state key>-md5`.
+    pub digest_item: Option<String>,
+    /// Its `Digest` at migration time (None: no item, or not checked).
+    pub digest_at_migration: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +87,122 @@ impl RollbackPlan {
             return Err(RollbackError::Version(name, plan.format_version));
         }
         Ok(plan)
+    }
+
+    /// The rollback plan of an apply of `files`, with the migrated backends of `repo`.
+    pub fn new(repo: &RepoPlan, files: &[&FilePlan], root: &Path, strategy: &str) -> RollbackPlan {
+        let files: Vec<RollbackFile> = files
+            .iter()
+            .map(|f| RollbackFile {
+                path: f.path.clone(),
+                sha256_before: f.sha256.clone(),
+                sha256_after: f.sha256_after(),
+                original: f.original.clone(),
+                reverse_diff: unified_diff(&f.path, &f.new_text, &f.original),
+            })
+            .collect();
+        let backends: Vec<RollbackBackend> = repo
+            .backends
+            .iter()
+            .filter(|b| b.action == Action::Migrate)
+            .map(|b| RollbackBackend {
+                file: b.path.clone(),
+                line: b.backend.line,
+                target: target_for(&b.backend, &b.path, &repo.units, false),
+                states: b
+                    .locks
+                    .iter()
+                    .flat_map(|l| &l.states)
+                    .map(|s| RollbackState {
+                        workspace: s.workspace.clone(),
+                        state_key: s.state_key.clone(),
+                        table: s.table.clone(),
+                        digest_item: s.table.as_ref().and_then(|_| {
+                            b.backend
+                                .value("bucket")
+                                .map(|bucket| format!("{}/{}-md5", bucket.display(), s.state_key))
+                        }),
+                        digest_at_migration: s.digest_value.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let states: usize = backends.iter().map(|b| b.states.len()).sum();
+        let summary = format!(
+            "tflock {strategy} migration at {created} changed {} file(s) of {} backend(s) ({states} state(s) \
+             checked). `tflock rollback <this file>` restores every file byte for byte and rewrites each \
+             state's DynamoDB digest item to match the state as it is then; `--files-only` skips the \
+             digests, `--dry-run` shows both without writing.",
+            files.len(),
+            backends.len(),
+        );
+        RollbackPlan {
+            format_version: FORMAT_VERSION.to_string(),
+            tool: format!("tflock {}", env!("CARGO_PKG_VERSION")),
+            created,
+            root: root.to_path_buf(),
+            strategy: strategy.to_string(),
+            summary,
+            files,
+            backends,
+        }
+    }
+
+    /// The same plan for a change ticket: summary, reverse diffs (secrets
+    /// redacted), states and digests, and the command that rolls back.
+    pub fn to_markdown(&self, json_path: &str) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# tflock rollback plan\n\n{}\n", self.summary);
+        let _ = writeln!(
+            md,
+            "- created: {}\n- root: `{}`\n- strategy: {}\n",
+            self.created,
+            self.root.display(),
+            self.strategy
+        );
+        let _ = writeln!(
+            md,
+            "Roll back with:\n\n```sh\ntflock rollback {json_path}\n```\n"
+        );
+        let _ = writeln!(md, "## Files\n");
+        for f in &self.files {
+            let _ = writeln!(
+                md,
+                "### `{}`\n\nSHA-256 before: `{}`, after: `{}`\n",
+                f.path, f.sha256_before, f.sha256_after
+            );
+            let diff = redact(&f.reverse_diff);
+            let fence = if diff.contains("```") { "~~~~" } else { "```" };
+            let _ = writeln!(md, "{fence}diff\n{diff}{fence}\n");
+        }
+        let _ = writeln!(md, "## States and DynamoDB digests\n");
+        let _ = writeln!(
+            md,
+            "| backend | workspace | state key | table | digest item | digest at migration |\n| --- | --- | --- | --- | --- | --- |"
+        );
+        for b in &self.backends {
+            for s in &b.states {
+                let _ = writeln!(
+                    md,
+                    "| `{}:{}` | {} | `{}` | {} | {} | {} |",
+                    b.file,
+                    b.line,
+                    s.workspace,
+                    s.state_key,
+                    s.table.as_deref().unwrap_or("-"),
+                    s.digest_item
+                        .as_deref()
+                        .map(|d| format!("`{d}`"))
+                        .unwrap_or_else(|| "-".into()),
+                    s.digest_at_migration
+                        .as_deref()
+                        .map(|d| format!("`{d}`"))
+                        .unwrap_or_else(|| "none".into()),
+                );
+            }
+        }
+        md
     }
 
     pub fn to_json(&self) -> String {

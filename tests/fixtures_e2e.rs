@@ -251,7 +251,10 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str]) {
 
     // 5. Rollback restores the input byte for byte.
     if rollback_file.exists() {
-        let restored = tflock(&work, &["rollback", rollback_arg, "--auto-approve"]);
+        let restored = tflock(
+            &work,
+            &["rollback", rollback_arg, "--auto-approve", "--files-only"],
+        );
         assert_eq!(code(&restored), 0, "{ctx}: rollback\n{}", shown(&restored));
     } else {
         assert_eq!(
@@ -432,7 +435,11 @@ fn check_with_reference(ctx: &str, input: &Tree, actual: &Tree) {
         }
         let (was_clean, _) = run_hclcheck(&checker, &["fmt", "-check"], &[before_file]);
         if was_clean {
-            let (clean, out) = run_hclcheck(&checker, &["fmt", "-check"], &[after_file.clone()]);
+            let (clean, out) = run_hclcheck(
+                &checker,
+                &["fmt", "-check"],
+                std::slice::from_ref(&after_file),
+            );
             let (_, formatted) = run_hclcheck(&checker, &["fmt"], &[after_file]);
             assert!(
                 clean,

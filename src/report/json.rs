@@ -1,6 +1,7 @@
 //! The machine-readable plan (`--format json`), format_version "1".
 
 use super::display_diff;
+use crate::next_steps::NextSteps;
 use crate::parse::{Backend, Value};
 use crate::scan::{Problem, RepoPlan};
 use serde::Serialize;
@@ -14,6 +15,8 @@ pub struct JsonPlan<'a> {
     pub files: Vec<JsonFile<'a>>,
     pub errors: &'a [Problem],
     pub summary: JsonSummary,
+    /// What to do after apply: re-init, IAM, bucket versioning.
+    pub next_steps: &'a NextSteps,
 }
 
 #[derive(Serialize)]
@@ -55,7 +58,7 @@ pub struct JsonSummary {
     pub lock_checks: &'static str,
 }
 
-pub fn render(plan: &RepoPlan, lock_checks: &'static str) -> String {
+pub fn render(plan: &RepoPlan, lock_checks: &'static str, next_steps: &NextSteps) -> String {
     use crate::plan::Action;
     let doc = JsonPlan {
         format_version: "1",
@@ -96,6 +99,7 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str) -> String {
             blocked: plan.blocked(),
             lock_checks,
         },
+        next_steps,
     };
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');

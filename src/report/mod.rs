@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod locks;
+pub mod markdown;
 pub mod text;
 
 use similar::TextDiff;

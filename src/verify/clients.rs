@@ -7,16 +7,17 @@ use crate::parse::{Backend, Value};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use serde::Serialize;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
 /// The settings of a backend that decide which AWS clients talk for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClientSettings {
     pub region: Option<String>,
     pub profile: Option<String>,
@@ -82,6 +83,9 @@ pub struct Context {
     counter: Arc<RequestCounter>,
     in_flight: Arc<Semaphore>,
     cache: Arc<Mutex<HashMap<ClientSettings, Clients>>>,
+    /// When set, no call may end later than this: a check as a whole fails
+    /// closed within its timeout, however many calls it chains.
+    deadline: Option<Instant>,
 }
 
 impl Context {
@@ -91,7 +95,31 @@ impl Context {
             options,
             counter,
             cache: Arc::new(Mutex::new(HashMap::new())),
+            deadline: None,
         }
+    }
+
+    /// The same context, with every call ending by `timeout` from now.
+    pub fn with_deadline(mut self) -> Context {
+        self.deadline = Some(Instant::now() + self.options.timeout);
+        self
+    }
+
+    /// How long the next call may take.
+    fn budget(&self) -> Duration {
+        match self.deadline {
+            Some(deadline) => deadline
+                .saturating_duration_since(Instant::now())
+                .min(self.options.timeout),
+            None => self.options.timeout,
+        }
+    }
+
+    fn timed_out(&self) -> String {
+        format!(
+            "no answer within {}s (--aws-timeout)",
+            self.options.timeout.as_secs()
+        )
     }
 
     /// The clients for these settings, built once.
@@ -112,17 +140,18 @@ impl Context {
     ) -> Result<T, String>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         let _permit = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
+        let budget = self.budget();
+        if budget.is_zero() {
+            return Err(self.timed_out());
+        }
         self.counter.add();
-        match tokio::time::timeout(self.options.timeout, request).await {
+        match tokio::time::timeout(budget, request).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(describe(&err)),
-            Err(_) => Err(format!(
-                "no answer within {}s (--aws-timeout)",
-                self.options.timeout.as_secs()
-            )),
+            Err(_) => Err(self.timed_out()),
         }
     }
 
@@ -133,15 +162,17 @@ impl Context {
         request: impl Future<Output = Result<T, SdkError<E, R>>>,
     ) -> Result<Result<T, SdkError<E, R>>, String> {
         let _permit = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
+        let budget = self.budget();
+        if budget.is_zero() {
+            return Err(self.timed_out());
+        }
         self.counter.add();
-        tokio::time::timeout(self.options.timeout, request)
-            .await
-            .map_err(|_| {
-                format!(
-                    "no answer within {}s (--aws-timeout)",
-                    self.options.timeout.as_secs()
-                )
-            })
+        tokio::time::timeout(budget, request).await.map_err(|_| {
+            format!(
+                "no answer within {}s (--aws-timeout)",
+                self.options.timeout.as_secs()
+            )
+        })
     }
 
     /// Runs independent jobs concurrently and returns their results.
@@ -241,7 +272,7 @@ async fn build(settings: &ClientSettings, timeout: Duration) -> Clients {
 pub fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match err {
         SdkError::ServiceError(service) => {
@@ -249,11 +280,37 @@ where
             match (e.code(), e.message()) {
                 (Some(code), Some(message)) => format!("{code}: {message}"),
                 (Some(code), None) => code.to_string(),
-                _ => DisplayErrorContext(err).to_string(),
+                _ => chain(err),
             }
         }
         SdkError::TimeoutError(_) => "timed out".into(),
-        SdkError::DispatchFailure(_) => format!("cannot reach AWS: {}", DisplayErrorContext(err)),
-        _ => DisplayErrorContext(err).to_string(),
+        SdkError::DispatchFailure(_) => format!("cannot reach AWS: {}", chain(err)),
+        _ => chain(err),
+    }
+}
+
+/// "outer: cause: root cause", each message once, without the SDK's Debug dumps.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    short(parts.join(": "))
+}
+
+/// The SDK's error chains can run to kilobytes (whole responses); a reason in a
+/// report should stay one readable line.
+fn short(text: String) -> String {
+    const MAX: usize = 300;
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= MAX {
+        line.to_string()
+    } else {
+        format!("{}...", line.chars().take(MAX).collect::<String>())
     }
 }

@@ -38,8 +38,9 @@ pub async fn scan_locks(
             if let Some(AttributeValue::S(info)) = item.get("Info") {
                 facts.locks.insert(id.clone(), LockInfo::parse(info));
             }
-            if item.contains_key("Digest") {
-                facts.digests.insert(id.clone());
+            if let Some(digest) = item.get("Digest") {
+                let value = digest.as_s().cloned().unwrap_or_default();
+                facts.digests.insert(id.clone(), value);
             }
         }
         match page.last_evaluated_key() {

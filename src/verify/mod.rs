@@ -2,10 +2,11 @@
 //! backend's states; deciding what a fact means (block or go) is left to callers,
 //! except that every doubt is reported as `Unverified`, never as free.
 
-mod clients;
+pub(crate) mod clients;
 mod dynamodb;
 pub mod lockinfo;
 mod s3;
+pub mod tables;
 pub mod targets;
 
 pub use clients::ClientSettings;
@@ -80,6 +81,9 @@ pub struct StateLocks {
     pub dynamodb: LockStatus,
     pub lockfile: LockStatus,
     pub digest: Digest,
+    /// The digest item's `Digest` (MD5 of the state Terraform last wrote with DynamoDB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_value: Option<String>,
     /// Whether the state object itself exists in the bucket.
     pub state_exists: Option<bool>,
 }
@@ -134,7 +138,8 @@ impl RequestCounter {
 #[derive(Debug, Default)]
 pub(crate) struct TableFacts {
     pub(crate) locks: BTreeMap<String, LockInfo>,
-    pub(crate) digests: BTreeSet<String>,
+    /// Digest items (`<LockID>-md5`) with their `Digest` value.
+    pub(crate) digests: BTreeMap<String, String>,
 }
 
 /// Facts about one bucket: the object keys under the listed prefixes.
@@ -149,7 +154,7 @@ pub async fn verify(
     options: &Options,
     counter: Arc<RequestCounter>,
 ) -> Vec<BackendLocks> {
-    let ctx = clients::Context::new(options.clone(), counter);
+    let ctx = clients::Context::new(options.clone(), counter).with_deadline();
 
     // One listing per bucket and one scan per table, whatever the number of states.
     let mut tables: BTreeMap<(ClientSettings, String), ()> = BTreeMap::new();
@@ -277,13 +282,31 @@ fn judge(
 
     // Which states exist: the known keys, plus workspaces found in the listing.
     let mut states: Vec<(String, String, Option<String>)> = Vec::new();
+    // A workspace exists once its state object does; while `terraform workspace
+    // new` writes the first state, only its lock (item or lockfile) does.
+    let lock_keys: BTreeSet<String> = match table {
+        Some(Ok(facts)) => facts
+            .locks
+            .keys()
+            .filter_map(|id| {
+                id.strip_prefix(&format!("{bucket_name}/"))
+                    .map(String::from)
+            })
+            .collect(),
+        _ => BTreeSet::new(),
+    };
     for (unit, key) in &t.keys {
         states.push(("default".into(), key.clone(), unit.clone()));
+        let mut found = BTreeSet::new();
         if let Some(Ok(facts)) = bucket {
-            for ws in workspaces(&facts.keys, &t.workspace_key_prefix, key) {
-                let state_key = format!("{}/{ws}/{key}", t.workspace_key_prefix);
-                states.push((ws, state_key, unit.clone()));
-            }
+            found.extend(workspaces(&facts.keys, &t.workspace_key_prefix, key));
+            let lockfile = format!("{key}.tflock");
+            found.extend(workspaces(&facts.keys, &t.workspace_key_prefix, &lockfile));
+        }
+        found.extend(workspaces(&lock_keys, &t.workspace_key_prefix, key));
+        for ws in found {
+            let state_key = format!("{}/{ws}/{key}", t.workspace_key_prefix);
+            states.push((ws, state_key, unit.clone()));
         }
     }
 
@@ -300,8 +323,12 @@ fn judge(
                 reason: "lock table was not scanned".into(),
             },
         };
+        let digest_value = match table {
+            Some(Ok(facts)) => facts.digests.get(&format!("{lock_id}-md5")).cloned(),
+            _ => None,
+        };
         let digest = match table {
-            Some(Ok(facts)) if facts.digests.contains(&format!("{lock_id}-md5")) => Digest::Present,
+            Some(Ok(_)) if digest_value.is_some() => Digest::Present,
             Some(Ok(_)) => Digest::Absent,
             _ => Digest::Unknown,
         };
@@ -358,6 +385,7 @@ fn judge(
             dynamodb,
             lockfile: lockfile_status,
             digest,
+            digest_value,
             state_exists,
         });
     }

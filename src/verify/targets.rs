@@ -3,6 +3,7 @@
 
 use super::ClientSettings;
 use crate::parse::{Backend, BackendKind, Value};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// A Terragrunt unit: a `terragrunt.hcl` that includes a root configuration.
@@ -22,8 +23,8 @@ pub enum KeySpec {
     Prefix(String),
 }
 
-/// One backend as verification sees it.
-#[derive(Debug, Clone)]
+/// One backend as verification sees it (also recorded in rollback files).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
     pub bucket: Option<String>,
     /// Default-workspace state keys, each with the Terragrunt unit it belongs to.

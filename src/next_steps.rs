@@ -1,0 +1,210 @@
+//! What a team has to do after the files are rewritten: re-initialise each
+//! configuration, grant the lockfile permissions, and mind bucket versioning.
+
+use crate::parse::BackendKind;
+use crate::plan::Action;
+use crate::scan::RepoPlan;
+use crate::verify::target_for;
+use crate::verify::targets::parent_dir;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NextSteps {
+    /// Directories whose backend changed, with the command that re-reads it.
+    pub reinit: Vec<Reinit>,
+    /// The IAM statement the S3 lockfile needs (one for all migrated states).
+    pub iam_statement: Option<serde_json::Value>,
+    pub buckets: Vec<BucketAdvice>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reinit {
+    pub dir: String,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketAdvice {
+    pub bucket: String,
+    /// `Enabled`, `Suspended`, `never enabled`, or why it is unknown.
+    pub versioning: String,
+    pub advice: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle_rule: Option<serde_json::Value>,
+}
+
+/// Lockfiles are tiny (a LockInfo JSON); state versions rarely are.
+const LOCKFILE_SIZE_BOUND: u64 = 1024;
+
+/// The next steps for the backends a plan migrates. `versioning` holds what
+/// `GetBucketVersioning` said per bucket (absent when AWS was not asked).
+pub fn next_steps(
+    repo: &RepoPlan,
+    versioning: &BTreeMap<String, Result<Option<String>, String>>,
+) -> NextSteps {
+    let mut reinit = BTreeSet::new();
+    let mut resources: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for b in repo.backends.iter().filter(|b| b.action == Action::Migrate) {
+        let dir = parent_dir(&b.path);
+        match b.backend.kind {
+            BackendKind::Terraform | BackendKind::TerraformJson => {
+                let tool = if b.path.ends_with(".tofu") || b.path.ends_with(".tofu.json") {
+                    "tofu"
+                } else {
+                    "terraform"
+                };
+                reinit.insert(Reinit {
+                    dir,
+                    command: format!("{tool} init -reconfigure"),
+                });
+            }
+            BackendKind::Tfbackend => {
+                let file = b.path.rsplit('/').next().unwrap_or(&b.path);
+                reinit.insert(Reinit {
+                    dir,
+                    command: format!("terraform init -reconfigure -backend-config={file}"),
+                });
+            }
+            BackendKind::Terragrunt => {
+                let units: Vec<_> = repo.units.iter().filter(|u| u.includes == b.path).collect();
+                if units.is_empty() {
+                    reinit.insert(Reinit {
+                        dir,
+                        command: "terragrunt init -reconfigure".into(),
+                    });
+                }
+                for unit in units {
+                    reinit.insert(Reinit {
+                        dir: unit.dir.clone(),
+                        command: "terragrunt init -reconfigure".into(),
+                    });
+                }
+            }
+        }
+        let target = target_for(&b.backend, &b.path, &repo.units, false);
+        let Some(bucket) = target.bucket.clone() else {
+            continue;
+        };
+        let arns = resources.entry(bucket.clone()).or_default();
+        for (_, key) in &target.keys {
+            arns.insert(format!("arn:aws:s3:::{bucket}/{key}.tflock"));
+            arns.insert(format!(
+                "arn:aws:s3:::{bucket}/{}/*/{key}.tflock",
+                target.workspace_key_prefix
+            ));
+        }
+        if let Some(prefix) = &target.unknown_key_prefix {
+            arns.insert(format!("arn:aws:s3:::{bucket}/{prefix}*.tflock"));
+        }
+    }
+    let all: Vec<&String> = resources.values().flatten().collect();
+    let iam_statement = (!all.is_empty()).then(|| {
+        json!({
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": all,
+        })
+    });
+    let buckets = resources
+        .keys()
+        .map(|bucket| bucket_advice(bucket, versioning.get(bucket)))
+        .collect();
+    NextSteps {
+        reinit: reinit.into_iter().collect(),
+        iam_statement,
+        buckets,
+    }
+}
+
+fn bucket_advice(
+    bucket: &str,
+    versioning: Option<&Result<Option<String>, String>>,
+) -> BucketAdvice {
+    let (versioning, enabled) = match versioning {
+        Some(Ok(Some(status))) => (status.clone(), status == "Enabled"),
+        Some(Ok(None)) => ("never enabled".to_string(), false),
+        Some(Err(e)) => (format!("unknown ({e})"), false),
+        None => ("not checked".to_string(), false),
+    };
+    if versioning.starts_with("unknown") || versioning == "not checked" {
+        return BucketAdvice {
+            bucket: bucket.into(),
+            versioning,
+            advice: "if versioning is on, every lock and unlock leaves a noncurrent `.tflock` \
+                     version and a delete marker: expire them with a lifecycle rule \
+                     (`tflock plan` without --offline checks and suggests one)"
+                .into(),
+            lifecycle_rule: None,
+        };
+    }
+    if enabled {
+        BucketAdvice {
+            bucket: bucket.into(),
+            versioning,
+            advice: format!(
+                "versioning is on: every lock and unlock leaves a noncurrent `.tflock` version and a \
+                 delete marker. Expire them with a lifecycle rule. S3 lifecycle filters cannot match \
+                 the `.tflock` suffix, so the suggested rule matches objects under {LOCKFILE_SIZE_BOUND} \
+                 bytes: check that no state in this bucket is that small before you use it."
+            ),
+            lifecycle_rule: Some(json!({
+                "ID": "tflock-expire-noncurrent-lockfiles",
+                "Status": "Enabled",
+                "Filter": { "ObjectSizeLessThan": LOCKFILE_SIZE_BOUND },
+                "NoncurrentVersionExpiration": { "NoncurrentDays": 1 },
+                "Expiration": { "ExpiredObjectDeleteMarker": true },
+            })),
+        }
+    } else {
+        BucketAdvice {
+            bucket: bucket.into(),
+            versioning,
+            advice:
+                "lockfiles leave no versions behind; AWS recommends versioning on state buckets \
+                     so a bad state write can be undone"
+                    .into(),
+            lifecycle_rule: None,
+        }
+    }
+}
+
+/// The next steps as a person reads them after `apply`.
+pub fn render_text(steps: &NextSteps) -> String {
+    let mut out = String::new();
+    if steps.reinit.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "Next steps:");
+    let _ = writeln!(out, "  1. Re-initialise each changed configuration:");
+    for r in &steps.reinit {
+        let _ = writeln!(out, "       (cd {} && {})", r.dir, r.command);
+    }
+    if let Some(statement) = &steps.iam_statement {
+        let _ = writeln!(
+            out,
+            "  2. Let everyone who runs Terraform create and delete the lockfiles (IAM statement):"
+        );
+        let pretty = serde_json::to_string_pretty(statement).unwrap_or_default();
+        for line in pretty.lines() {
+            let _ = writeln!(out, "       {line}");
+        }
+    }
+    for b in &steps.buckets {
+        let _ = writeln!(
+            out,
+            "  - bucket {}: versioning {}; {}",
+            b.bucket, b.versioning, b.advice
+        );
+        if let Some(rule) = &b.lifecycle_rule {
+            let _ = writeln!(
+                out,
+                "       {}",
+                serde_json::to_string(rule).unwrap_or_default()
+            );
+        }
+    }
+    out
+}

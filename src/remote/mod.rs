@@ -1,0 +1,124 @@
+//! The remote side of apply and rollback: DynamoDB digest items, and the
+//! Terraform-format locks tflock holds while it writes. Like `verify`, this
+//! module only talks to AWS and reports; the CLI decides what to do.
+
+mod digests;
+mod locks;
+
+pub use digests::DigestRepair;
+pub use locks::{HeldLock, LockRequest};
+
+use crate::verify::clients::{ClientSettings, Context};
+use crate::verify::{BackendLocks, Options, RequestCounter, Target};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The digest items that differ from their state's MD5 now (read-only).
+pub async fn plan_digest_repairs(
+    backends: &[(Target, BackendLocks)],
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> Result<Vec<DigestRepair>, String> {
+    digests::plan_digest_repairs(&Context::new(options.clone(), counter), backends).await
+}
+
+/// Writes the repaired digest items (or deletes those whose state is gone).
+pub async fn apply_digest_repairs(
+    repairs: &[DigestRepair],
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> Result<usize, String> {
+    digests::apply_digest_repairs(&Context::new(options.clone(), counter), repairs).await
+}
+
+/// `GetBucketVersioning` per bucket: `Enabled`, `Suspended`, or None (never enabled).
+pub async fn bucket_versioning(
+    buckets: Vec<(ClientSettings, String)>,
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> BTreeMap<String, Result<Option<String>, String>> {
+    let ctx = Context::new(options.clone(), counter);
+    let jobs = buckets.into_iter().map(|(client, bucket)| {
+        let ctx = ctx.clone();
+        async move {
+            let clients = ctx.clients(&client).await;
+            let request = clients.s3.get_bucket_versioning().bucket(&bucket).send();
+            let result = match ctx.call_raw(request).await {
+                Ok(Ok(out)) => Ok(out.status().map(|s| s.as_str().to_string())),
+                // A 200 whose body the SDK cannot read (S3-compatible stores answer
+                // an empty document for a bucket never versioned): nothing enabled.
+                Ok(Err(e)) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => {
+                    Ok(None)
+                }
+                Ok(Err(e)) => Err(crate::verify::clients::describe(&e)),
+                Err(timeout) => Err(timeout),
+            };
+            (bucket, result)
+        }
+    });
+    ctx.run_all(jobs).await.into_iter().collect()
+}
+
+/// How a write under tflock's locks ended.
+#[derive(Debug)]
+pub struct Held<R> {
+    /// What the write returned.
+    pub result: R,
+    /// Locks that could not be released (named, for the user to remove).
+    pub release_errors: Vec<String>,
+    /// Ctrl-C arrived while the locks were held; the write finished first.
+    pub interrupted: bool,
+}
+
+/// Takes every state's locks, runs `write`, and releases them, whatever happens:
+/// also when `write` fails and when Ctrl-C arrives (the write is let finish, since
+/// each file write is atomic, then the locks are released). If a lock cannot be
+/// taken, the ones taken are released and `write` never runs.
+pub async fn with_locks<R: Send + 'static>(
+    requests: &[LockRequest],
+    options: &Options,
+    counter: Arc<RequestCounter>,
+    write: impl FnOnce() -> R + Send + 'static,
+) -> Result<Held<R>, String> {
+    let ctx = Context::new(options.clone(), counter);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let listener = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let held = match locks::take_locks(&ctx, requests).await {
+        Ok(held) => held,
+        Err(reason) => {
+            listener.abort();
+            return Err(reason);
+        }
+    };
+    hold_pause().await;
+    let result = tokio::task::spawn_blocking(write).await;
+    let release_errors = locks::release_locks(&ctx, &held).await;
+    listener.abort();
+    match result {
+        Ok(result) => Ok(Held {
+            result,
+            release_errors,
+            interrupted: interrupted.load(Ordering::SeqCst),
+        }),
+        Err(e) => Err(format!(
+            "the write failed unexpectedly: {e}; locks released"
+        )),
+    }
+}
+
+/// Tests widen the window in which tflock holds the locks, to race a
+/// Terraform-style lock attempt against it (`TFLOCK_TEST_HOLD_PAUSE_MS`).
+async fn hold_pause() {
+    if let Some(ms) = std::env::var("TFLOCK_TEST_HOLD_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
+    }
+}
