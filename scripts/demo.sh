@@ -58,6 +58,11 @@ echo
 echo "==> the rollback file (mode $(stat -c %a tflock-rollback.json)) records every original byte:"
 "$MOTO_VENV/bin/python" -c 'import json,sys; d=json.load(open("tflock-rollback.json")); print(json.dumps({k: v for k, v in d.items() if k != "files"}, indent=2)); [print("  ", f["path"], f["sha256_before"][:12], "->", f["sha256_after"][:12]) for f in d["files"]]'
 run plan --detailed-exitcode
+run status
+echo
+echo "==> a Terraform run writes a new prod state while on lockfiles (the digest goes stale)"
+printf '{"version":4,"serial":2}' > "$work/state.json"
+"$MOTO_VENV/bin/python" -c 'import boto3,sys; boto3.client("s3", region_name="eu-west-1").put_object(Bucket="acme-tfstate", Key="envs/prod/terraform.tfstate", Body=open(sys.argv[1],"rb").read())' "$work/state.json"
 run rollback tflock-rollback.json --auto-approve
 echo
 echo "==> done; the emulator is stopped and $work removed"
