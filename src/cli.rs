@@ -346,6 +346,12 @@ fn write_holding_locks(
             })
         })
         .collect();
+    // Two configurations can name the same state: lock it once.
+    let mut seen = BTreeSet::new();
+    let requests: Vec<LockRequest> = requests
+        .into_iter()
+        .filter(|r| seen.insert((r.bucket.clone(), r.table.clone(), r.state_key.clone())))
+        .collect();
     let files: Vec<FilePlan> = changed.iter().map(|f| (*f).clone()).collect();
     let rollback_path = rollback_path.to_path_buf();
     let write = move || {
@@ -741,10 +747,28 @@ fn digest_repairs(
     let runtime = tokio_runtime()?;
     let found = runtime.block_on(tflock::verify::verify(&targets, &options, counter.clone()));
     let mut blocked = Vec::new();
+    let mut unreadable = Vec::new();
     for (b, locks) in plan.backends.iter().zip(&found) {
         for blocker in &locks.blockers {
             blocked.push(format!("{}:{}: {blocker}", b.file, b.line));
         }
+        // Digests cannot be repaired in a table that cannot be read, whatever
+        // --skip-lock-check says.
+        for state in &locks.states {
+            if let tflock::verify::LockStatus::Unverified { reason } = &state.dynamodb {
+                unreadable.push(format!(
+                    "{}:{}: {}: {reason}",
+                    b.file, b.line, state.state_key
+                ));
+            }
+        }
+    }
+    if !unreadable.is_empty() {
+        bail!(
+            "refusing to roll back (nothing was written): the lock table cannot be read:\n  {}\n\
+             Restore the table (or its permissions), or use --files-only to restore only the files.",
+            unreadable.join("\n  ")
+        );
     }
     if !blocked.is_empty() {
         if args.skip_lock_check {

@@ -40,7 +40,8 @@ impl FileKind {
     fn needle(self) -> Option<&'static [u8]> {
         match self {
             FileKind::Terraform | FileKind::TerraformJson => Some(b"backend"),
-            FileKind::Terragrunt => Some(b"remote_state"),
+            // `remote_state { backend = "s3" ... }` and `generate` heredocs with `backend "s3"`.
+            FileKind::Terragrunt => Some(b"backend"),
             // Every partial configuration is a backend setting by definition.
             FileKind::Tfbackend => None,
         }

@@ -10,6 +10,7 @@ pub mod next_steps;
 pub mod parse;
 pub mod plan;
 pub mod planfile;
+pub mod preflight;
 pub mod remote;
 pub mod report;
 pub mod rollback;

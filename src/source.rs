@@ -31,7 +31,11 @@ impl Source {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        // Parsers may point inside a multi-byte character: take the one it is in.
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line = self.line_starts.partition_point(|&s| s <= offset);
         let start = self.line_starts[line - 1].max(if line == 1 { self.bom } else { 0 });
         let column = self.text[start..offset.max(start)].chars().count() + 1;

@@ -10,15 +10,24 @@ use std::ops::Range;
 /// `terraform { backend "s3" { ... } }` blocks of a `.tf` / `.tofu` file.
 pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
     let doc = parse_document(source)?;
-    let base = source.bom;
+    backends_in(source, source.bom, &doc, BackendKind::Terraform)
+}
+
+/// The S3 backend blocks of a parsed document that starts at `base` in the file.
+fn backends_in(
+    source: &Source,
+    base: usize,
+    doc: &structure::Body,
+    kind: BackendKind,
+) -> Result<Vec<Backend>, ParseError> {
     let mut backends = Vec::new();
     for terraform in doc.blocks().filter(|b| b.has_ident("terraform")) {
         for backend in terraform.body.blocks().filter(|b| is_s3_backend(b)) {
             let span = shift(backend.span(), base)?;
             backends.push(Backend {
-                kind: BackendKind::Terraform,
+                kind,
                 line: source.line_of(span.start),
-                body: block_body(source, &backend.body, span)?,
+                body: block_body(source, base, &backend.body, span)?,
             });
         }
     }
@@ -32,7 +41,7 @@ pub fn tfbackend(source: &Source) -> Result<Backend, ParseError> {
     Ok(Backend {
         kind: BackendKind::Tfbackend,
         line: 1,
-        body: block_body(source, &doc, span)?,
+        body: block_body(source, source.bom, &doc, span)?,
     })
 }
 
@@ -60,8 +69,52 @@ pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> 
             }
         }
     }
+    for block in doc.blocks().filter(|b| b.has_ident("generate")) {
+        if let Some(attr) = block.body.get_attribute("contents") {
+            backends.extend(generated_backends(source, base, &attr.value)?);
+        }
+    }
     backends.sort_by_key(|b| b.body.span.start);
     Ok(backends)
+}
+
+/// A Terragrunt `generate` block whose `contents` heredoc holds a backend: the
+/// heredoc's raw text is parsed on its own and its spans shifted into the file,
+/// so edits land inside the heredoc (either `<<EOF` or `<<-EOF`).
+fn generated_backends(
+    source: &Source,
+    base: usize,
+    contents: &Expression,
+) -> Result<Vec<Backend>, ParseError> {
+    let Expression::HeredocTemplate(_) = contents else {
+        return Ok(Vec::new());
+    };
+    let span = shift(contents.span(), base)?;
+    let heredoc = &source.text[span.clone()];
+    // `<<EOF\n` ... `\n  EOF`: the inside runs from after the first newline to the
+    // start of the closing delimiter's line.
+    let (Some(open), Some(close)) = (heredoc.find('\n'), heredoc.rfind('\n')) else {
+        return Ok(Vec::new());
+    };
+    if close <= open {
+        return Ok(Vec::new());
+    }
+    let inner_start = span.start + open + 1;
+    let inner = &source.text[inner_start..span.start + close + 1];
+    if !inner.contains("backend") {
+        return Ok(Vec::new());
+    }
+    let doc = inner.parse::<structure::Body>().map_err(|e| {
+        ParseError::at(
+            source,
+            inner_start + e.location().offset(),
+            format!(
+                "the generate block's contents do not parse as HCL ({}); check its backend by hand",
+                e.message()
+            ),
+        )
+    })?;
+    backends_in(source, inner_start, &doc, BackendKind::Terragrunt)
 }
 
 /// The file a Terragrunt unit includes through `find_in_parent_folders(...)`
@@ -100,7 +153,7 @@ fn terragrunt_remote_state(
         Some(Expression::Object(object)) => Ok(Some(Backend {
             kind: BackendKind::Terragrunt,
             line,
-            body: object_body(source, object)?,
+            body: object_body(source, base, object)?,
         })),
         Some(other) => Err(ParseError::at(
             source,
@@ -123,8 +176,11 @@ fn is_s3_backend(block: &Block) -> bool {
     block.has_ident("backend") && block.labels.len() == 1 && block.labels[0].as_str() == "s3"
 }
 
+/// The settings of a block body; spans from the parser are shifted by `base`
+/// (the offset of the parsed text within the file).
 fn block_body(
     source: &Source,
+    base: usize,
     body: &structure::Body,
     span: Range<usize>,
 ) -> Result<Body, ParseError> {
@@ -133,6 +189,7 @@ fn block_body(
         .map(|attr| {
             setting(
                 source,
+                base,
                 attr.key.as_str().to_string(),
                 attr.key.span(),
                 &attr.value,
@@ -146,8 +203,7 @@ fn block_body(
     })
 }
 
-fn object_body(source: &Source, object: &Object) -> Result<Body, ParseError> {
-    let base = source.bom;
+fn object_body(source: &Source, base: usize, object: &Object) -> Result<Body, ParseError> {
     let mut settings = Vec::new();
     for (key, value) in object.iter() {
         let name = match key {
@@ -156,7 +212,7 @@ fn object_body(source: &Source, object: &Object) -> Result<Body, ParseError> {
             // A computed key cannot be a backend setting we edit.
             ObjectKey::Expression(_) => continue,
         };
-        settings.push(setting(source, name, key.span(), value.expr())?);
+        settings.push(setting(source, base, name, key.span(), value.expr())?);
     }
     Ok(Body {
         syntax: Syntax::HclObject,
@@ -167,14 +223,14 @@ fn object_body(source: &Source, object: &Object) -> Result<Body, ParseError> {
 
 fn setting(
     source: &Source,
+    base: usize,
     key: String,
     key_span: Option<Range<usize>>,
     value: &Expression,
 ) -> Result<Setting, ParseError> {
-    let base = source.bom;
     let value_span = shift(value.span(), base)?;
     let object = match value {
-        Expression::Object(object) => Some(object_body(source, object)?),
+        Expression::Object(object) => Some(object_body(source, base, object)?),
         _ => None,
     };
     Ok(Setting {

@@ -25,11 +25,14 @@ struct Placement {
     /// Offset of the `=` between key and value (None for `key: value` objects).
     eq: Option<usize>,
     trailing_comma: bool,
+    heredoc: bool,
 }
 
 impl Placement {
+    /// A line `terraform fmt` aligns: `key = value` alone on one line, or the
+    /// first line of `key = <<EOF` (hclwrite counts a heredoc opener as one).
     fn is_row(&self) -> bool {
-        self.own_line && self.first_line == self.last_line && self.eq.is_some()
+        self.own_line && (self.first_line == self.last_line || self.heredoc) && self.eq.is_some()
     }
 }
 
@@ -40,14 +43,17 @@ struct Lines<'a> {
 }
 
 impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Lines<'a> {
-        let mut starts = vec![0];
+    /// `bom` is the length of a UTF-8 BOM: the first line's content starts after it.
+    fn new(text: &'a str, bom: usize) -> Lines<'a> {
+        let mut starts = vec![bom];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Lines { text, starts }
     }
 
     fn index_of(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&s| s <= offset) - 1
+        self.starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1)
     }
 
     fn start(&self, line: usize) -> usize {
@@ -109,9 +115,16 @@ struct VLine<'s> {
     inserted_after: Option<&'s Setting>,
 }
 
-pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanError> {
+/// The edits for one body's ops. `foreign` are edits already made inside this
+/// body's lines (in a nested object): they change line widths, which matters for
+/// the alignment of trailing comments.
+pub fn render(
+    source: &Source,
+    body_ops: &BodyOps,
+    foreign: &[Edit],
+) -> Result<Vec<Edit>, PlanError> {
     let text = source.text.as_str();
-    let lines = Lines::new(text);
+    let lines = Lines::new(text, source.bom);
     let body = body_ops.body;
     let placements: Vec<Placement> = body.settings.iter().map(|s| place(&lines, s)).collect();
     let placement_of = |s: &Setting| {
@@ -121,6 +134,7 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
 
     let mut edits = Vec::new();
     let mut deleted = BTreeSet::new();
+    let mut inline_deleted = Vec::new();
     let mut row_changes: BTreeMap<usize, RowChange> = BTreeMap::new();
     let mut inserts: BTreeMap<usize, &Setting> = BTreeMap::new();
 
@@ -130,13 +144,8 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
                 let p = placement_of(s);
                 if p.own_line {
                     deleted.extend(p.first_line..=p.last_line);
-                    edits.push(Edit::delete(delete_lines(
-                        &lines,
-                        p.first_line,
-                        p.last_line,
-                    )));
                 } else {
-                    edits.push(Edit::delete(inline_delete(body, s)));
+                    inline_deleted.push(index_in(body, s));
                 }
             }
             Op::ReplaceWithLockfile(s) => {
@@ -175,6 +184,15 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
                 }
             }
         }
+    }
+
+    // Neighbouring deletions become one edit each, so their ranges never overlap.
+    for group in consecutive_groups(&deleted.iter().copied().collect::<Vec<_>>()) {
+        let (first, last) = (group[0], group[group.len() - 1]);
+        edits.push(Edit::delete(delete_lines(&lines, first, last)));
+    }
+    for range in inline_deletions(body, &inline_deleted) {
+        edits.push(Edit::delete(range));
     }
 
     // Rows by their (0-based) line, for the settings alone on one line with `=`.
@@ -217,7 +235,18 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
     let mut widths_changed = BTreeSet::new();
     let mut new_widths = Vec::with_capacity(vlines.len());
     for (i, v) in vlines.iter().enumerate() {
-        let (line_edits, new_width) = layout.row_edits(v, pads[i]);
+        let (line_edits, mut new_width) = layout.row_edits(v, pads[i]);
+        if let Some(orig) = v.orig {
+            let start = lines.start(orig);
+            let code = start..start + lines.cells(orig).code_end;
+            for e in foreign
+                .iter()
+                .filter(|e| e.start >= code.start && e.end <= code.end)
+            {
+                new_width =
+                    (new_width + width(&e.text)).saturating_sub(width(&text[e.start..e.end]));
+            }
+        }
         if let Some(orig) = v.orig
             && new_width != width(&lines.content(orig)[..lines.cells(orig).code_end])
         {
@@ -494,6 +523,7 @@ fn place(lines: &Lines, s: &Setting) -> Placement {
         own_line,
         eq,
         trailing_comma,
+        heredoc: text[s.value_span.clone()].starts_with("<<"),
     }
 }
 
@@ -504,7 +534,7 @@ fn delete_lines(lines: &Lines, first: usize, last: usize) -> Range<usize> {
     let start = lines.start(first);
     let end = lines.end(last);
     let text = lines.text;
-    if end == text.len() && !text.ends_with('\n') && start > 0 {
+    if end == text.len() && !text.ends_with('\n') && first > 0 {
         let cut = if text[..start].ends_with("\r\n") {
             2
         } else {
@@ -516,15 +546,27 @@ fn delete_lines(lines: &Lines, first: usize, last: usize) -> Range<usize> {
 }
 
 /// A setting sharing its line with others: remove it with one separator.
-fn inline_delete(body: &Body, s: &Setting) -> Range<usize> {
-    let i = index_in(body, s);
-    if let Some(next) = body.settings.get(i + 1) {
-        s.key_span.start..next.key_span.start
-    } else if i > 0 {
-        body.settings[i - 1].value_span.end..s.value_span.end
-    } else {
-        s.span()
-    }
+/// Settings sharing their line with others, removed with one separator per run of
+/// neighbours: up to the next kept setting, or from the previous kept one.
+pub(super) fn inline_deletions(body: &Body, deleted: &[usize]) -> Vec<Range<usize>> {
+    let mut sorted = deleted.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let settings = &body.settings;
+    consecutive_groups(&sorted)
+        .into_iter()
+        .map(|run| {
+            let (first, last) = (run[0], run[run.len() - 1]);
+            match (
+                settings.get(last + 1),
+                first.checked_sub(1).map(|p| &settings[p]),
+            ) {
+                (Some(next), _) => settings[first].key_span.start..next.key_span.start,
+                (None, Some(prev)) => prev.value_span.end..settings[last].value_span.end,
+                (None, None) => settings[first].key_span.start..settings[last].value_span.end,
+            }
+        })
+        .collect()
 }
 
 /// The lines to model: the body's settings, widened over neighbouring lines that

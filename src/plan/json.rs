@@ -9,9 +9,10 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
     let text = source.text.as_str();
     let body = body_ops.body;
     let mut edits = Vec::new();
+    let mut deleted = Vec::new();
     for op in &body_ops.ops {
         match *op {
-            Op::Delete(s) => edits.extend(delete_member(source, body, s)),
+            Op::Delete(s) => deleted.push(index_of(body, s)),
             Op::ReplaceWithLockfile(s) => {
                 edits.push(Edit::replace(
                     s.key_span.clone(),
@@ -36,7 +37,15 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
             }
         }
     }
+    edits.extend(delete_members(source, body, &deleted));
     Ok(edits)
+}
+
+fn index_of(body: &Body, s: &Setting) -> usize {
+    body.settings
+        .iter()
+        .position(|x| std::ptr::eq(x, s))
+        .unwrap_or(0)
 }
 
 /// Whether the member is alone on its line(s).
@@ -46,32 +55,57 @@ fn own_line(source: &Source, s: &Setting) -> bool {
     before.trim().is_empty() && matches!(after.trim(), "" | ",")
 }
 
-/// Removes a member and keeps the object's commas valid.
-fn delete_member(source: &Source, body: &Body, s: &Setting) -> Vec<Edit> {
-    let i = body
-        .settings
+/// Removes members and keeps the object's commas valid. Members alone on their
+/// lines go with their lines; the others with one separator per run of neighbours.
+fn delete_members(source: &Source, body: &Body, deleted: &[usize]) -> Vec<Edit> {
+    let settings = &body.settings;
+    let (own, inline): (Vec<usize>, Vec<usize>) = deleted
         .iter()
-        .position(|x| std::ptr::eq(x, s))
-        .unwrap_or(0);
-    let prev = i.checked_sub(1).map(|p| &body.settings[p]);
-    let next = body.settings.get(i + 1);
-    if own_line(source, s) {
-        let start = source.line_start(s.key_span.start);
-        let end = source.line_end(s.value_span.end);
-        let mut edits = vec![Edit::delete(start..end)];
-        // The last member has no comma after it; the one before it now is last.
-        if let (None, Some(prev)) = (next, prev)
-            && let Some(comma) = source.text[prev.value_span.end..start].find(',')
-        {
-            let at = prev.value_span.end + comma;
+        .partition(|&&i| own_line(source, &settings[i]));
+    let mut edits: Vec<Edit> = super::hcl::inline_deletions(body, &inline)
+        .into_iter()
+        .map(Edit::delete)
+        .collect();
+    let mut own = own;
+    own.sort_unstable();
+    let mut lines: Vec<std::ops::Range<usize>> = own
+        .iter()
+        .map(|&i| {
+            let s = &settings[i];
+            source.line_start(s.key_span.start)..source.line_end(s.value_span.end)
+        })
+        .collect();
+    lines.dedup();
+    for range in merge(lines) {
+        edits.push(Edit::delete(range));
+    }
+    // When the last members go, the last member kept must lose its comma.
+    let kept_last = (0..settings.len()).rev().find(|i| !deleted.contains(i));
+    let tail_deleted = settings
+        .len()
+        .checked_sub(1)
+        .is_some_and(|last| own.contains(&last));
+    if let (true, Some(k)) = (tail_deleted, kept_last) {
+        let from = settings[k].value_span.end;
+        let first_deleted_after = settings[k + 1].key_span.start;
+        let to = source.line_start(first_deleted_after).max(from);
+        if let Some(comma) = source.text[from..to].find(',') {
+            let at = from + comma;
             edits.push(Edit::delete(at..at + 1));
         }
-        return edits;
     }
-    let range = match (prev, next) {
-        (_, Some(next)) => s.key_span.start..next.key_span.start,
-        (Some(prev), None) => prev.value_span.end..s.value_span.end,
-        (None, None) => s.span(),
-    };
-    vec![Edit::delete(range)]
+    edits
+}
+
+/// Joins touching or overlapping ranges.
+fn merge(mut ranges: Vec<std::ops::Range<usize>>) -> Vec<std::ops::Range<usize>> {
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
 }

@@ -89,25 +89,47 @@ pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>
             if table.is_none() && endpoint.is_none() && endpoints_dynamodb.is_none() {
                 return (settled(lockfile_true), Vec::new());
             }
-            match (lockfile, table) {
-                (Some(l), _) if !lockfile_true => ops.push(Op::SetTrue(l)),
-                (None, Some(t)) => ops.push(Op::ReplaceWithLockfile(t)),
-                _ => {}
+            // `use_lockfile = true` goes where the first DynamoDB setting stood:
+            // the table, else the endpoint, else the `endpoints` object.
+            let endpoints_whole = endpoints_dynamodb.filter(|(o, _)| o.settings.len() == 1);
+            let mut lockfile_placed = lockfile.is_some();
+            if let Some(l) = lockfile.filter(|_| !lockfile_true) {
+                ops.push(Op::SetTrue(l));
             }
-            if let (Some(t), Some(_)) = (table, lockfile) {
-                ops.push(Op::Delete(t));
-            }
-            if let Some(e) = endpoint {
-                ops.push(Op::Delete(e));
+            for setting in [table, endpoint].into_iter().flatten() {
+                if lockfile_placed {
+                    ops.push(Op::Delete(setting));
+                } else {
+                    ops.push(Op::ReplaceWithLockfile(setting));
+                    lockfile_placed = true;
+                }
             }
             if let (Some(e), Some((object, dynamodb))) = (endpoints, endpoints_dynamodb) {
-                if object.settings.len() == 1 {
-                    ops.push(Op::Delete(e));
-                } else {
-                    nested.push(BodyOps {
-                        body: object,
-                        ops: vec![Op::Delete(dynamodb)],
-                    });
+                // A multi-line `endpoints = {...}` cannot become a one-line row in
+                // place, so the lockfile follows the setting before it instead.
+                let before = body
+                    .settings
+                    .iter()
+                    .take_while(|s| !std::ptr::eq(*s, e))
+                    .filter(|s| !table.is_some_and(|t| std::ptr::eq(*s, t)))
+                    .filter(|s| !endpoint.is_some_and(|t| std::ptr::eq(*s, t)))
+                    .last();
+                match (endpoints_whole.is_some(), lockfile_placed, before) {
+                    (true, true, _) => ops.push(Op::Delete(e)),
+                    (true, false, Some(before)) => {
+                        ops.push(Op::Delete(e));
+                        ops.push(Op::InsertLockfileAfter(before));
+                    }
+                    (true, false, None) => ops.push(Op::ReplaceWithLockfile(e)),
+                    (false, placed, _) => {
+                        if !placed {
+                            ops.push(Op::InsertLockfileAfter(e));
+                        }
+                        nested.push(BodyOps {
+                            body: object,
+                            ops: vec![Op::Delete(dynamodb)],
+                        });
+                    }
                 }
             }
         }
@@ -151,12 +173,14 @@ pub fn plan_backend(
 ) -> Result<(Action, Vec<Edit>), PlanError> {
     let (action, bodies) = decide(backend, strategy);
     let mut edits = Vec::new();
-    for body_ops in &bodies {
-        if body_ops.ops.is_empty() {
+    // Nested objects first: the outer body's alignment sees their width changes.
+    for body_ops in bodies.iter().rev() {
+        // A body without ops of its own still re-aligns around nested edits.
+        if body_ops.ops.is_empty() && edits.is_empty() {
             continue;
         }
         let body_edits = match body_ops.body.syntax {
-            Syntax::HclBody | Syntax::HclObject => hcl::render(source, body_ops)?,
+            Syntax::HclBody | Syntax::HclObject => hcl::render(source, body_ops, &edits)?,
             Syntax::Json => json::render(source, body_ops)?,
         };
         edits.extend(body_edits);

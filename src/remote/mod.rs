@@ -46,10 +46,18 @@ pub async fn bucket_versioning(
             let request = clients.s3.get_bucket_versioning().bucket(&bucket).send();
             let result = match ctx.call_raw(request).await {
                 Ok(Ok(out)) => Ok(out.status().map(|s| s.as_str().to_string())),
-                // A 200 whose body the SDK cannot read (S3-compatible stores answer
-                // an empty document for a bucket never versioned): nothing enabled.
+                // A 200 whose body the SDK cannot read (S3-compatible stores name
+                // the root element differently): read the status from the body.
                 Ok(Err(e)) if e.raw_response().is_some_and(|r| r.status().as_u16() == 200) => {
-                    Ok(None)
+                    let body = e
+                        .raw_response()
+                        .and_then(|r| r.body().bytes())
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    Ok(["Enabled", "Suspended"]
+                        .into_iter()
+                        .find(|s| body.contains(&format!("<Status>{s}</Status>")))
+                        .map(String::from))
                 }
                 Ok(Err(e)) => Err(crate::verify::clients::describe(&e)),
                 Err(timeout) => Err(timeout),

@@ -51,8 +51,11 @@ fn render_limited(plan: &RepoPlan, next_steps: &[String], limit: usize) -> Vec<S
     blocks.extend(blocked_section(plan));
     blocks.extend(error_section(plan));
     blocks.extend(next_steps_section(next_steps));
+    // Only free text can be this long (diffs were split to `max_item` above); a
+    // block must fit a part together with the heading it repeats there.
     for block in &mut blocks {
-        truncate(&mut block.text, max_item);
+        let room = budget - block.cont.as_ref().map_or(0, String::len);
+        truncate(&mut block.text, room);
     }
 
     let bodies = pack(blocks, budget);
@@ -840,6 +843,20 @@ mod tests {
             .map(|(p, t)| (p.as_str(), t.as_str()))
             .collect();
         let plan = plan_of(&files);
+        // Every limit holds, whatever falls on a part boundary.
+        for limit in (2300..9000).step_by(97) {
+            for part in render_limited(&plan, &["step".into()], limit) {
+                assert!(part.len() <= limit, "{} > {limit}", part.len());
+                assert_eq!(
+                    part.matches("<details>").count(),
+                    part.matches("</details>").count()
+                );
+                assert_eq!(
+                    part.matches("```diff\n").count(),
+                    part.matches("```\n").count()
+                );
+            }
+        }
         let parts = render_limited(&plan, &[], 4096);
         assert!(parts.len() > 3);
         for part in &parts {

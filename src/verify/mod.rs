@@ -283,16 +283,18 @@ fn judge(
     // Which states exist: the known keys, plus workspaces found in the listing.
     let mut states: Vec<(String, String, Option<String>)> = Vec::new();
     // A workspace exists once its state object does; while `terraform workspace
-    // new` writes the first state, only its lock (item or lockfile) does.
+    // new` writes the first state, only its lock (item or lockfile) does; and a
+    // digest item outlives a deleted state (rollback must still repair it).
     let lock_keys: BTreeSet<String> = match table {
-        Some(Ok(facts)) => facts
-            .locks
-            .keys()
-            .filter_map(|id| {
-                id.strip_prefix(&format!("{bucket_name}/"))
-                    .map(String::from)
-            })
-            .collect(),
+        Some(Ok(facts)) => {
+            let prefix = format!("{bucket_name}/");
+            let locks = facts.locks.keys().filter_map(|id| id.strip_prefix(&prefix));
+            let digests = facts
+                .digests
+                .keys()
+                .filter_map(|id| id.strip_prefix(&prefix)?.strip_suffix("-md5"));
+            locks.chain(digests).map(String::from).collect()
+        }
         _ => BTreeSet::new(),
     };
     for (unit, key) in &t.keys {

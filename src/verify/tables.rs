@@ -59,10 +59,13 @@ async fn lock_tables_in(ctx: &Context, settings: &ClientSettings) -> Result<Vec<
     }
     let mut lock_tables = Vec::new();
     for name in names {
-        let described = ctx
+        // A table deleted since the listing is simply not a lock table any more.
+        let Ok(described) = ctx
             .call(clients.dynamodb.describe_table().table_name(&name).send())
             .await
-            .map_err(|e| format!("cannot describe table {name}: {e}"))?;
+        else {
+            continue;
+        };
         let Some(table) = described.table() else {
             continue;
         };

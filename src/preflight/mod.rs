@@ -1,0 +1,2 @@
+pub mod ci;
+pub mod version;
