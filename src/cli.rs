@@ -101,6 +101,9 @@ pub struct PlanArgs {
     /// Exit 2 when changes are planned (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Raise `required_version` where it admits a Terraform without use_lockfile.
+    #[arg(long)]
+    pub bump_required_version: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -123,6 +126,9 @@ pub struct ApplyArgs {
     /// Where to write the rollback plan (default: tflock-rollback-<UTC time>.json).
     #[arg(long, value_name = "FILE")]
     pub rollback_file: Option<PathBuf>,
+    /// Raise `required_version` where it admits a Terraform without use_lockfile.
+    #[arg(long, conflicts_with = "plan")]
+    pub bump_required_version: bool,
     /// Hold every affected state's DynamoDB lock and S3 lockfile while writing.
     #[arg(long, conflicts_with = "skip_lock_check")]
     pub hold_locks: bool,
@@ -195,7 +201,7 @@ fn missing_roots(paths: &[PathBuf]) -> Result<()> {
 fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
     let roots = roots(&args.paths);
     missing_roots(&roots)?;
-    let mut repo = tflock::scan(&roots, cwd, args.strategy);
+    let mut repo = scan_and_preflight(&roots, cwd, args.strategy, args.bump_required_version);
     print_problems(&repo);
     let (checked, lock_checks) = if args.offline {
         (
@@ -212,7 +218,7 @@ fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
     }
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
     if let Some(out) = &args.out {
-        let saved = SavedPlan::from_files(args.strategy, &changed);
+        let saved = SavedPlan::from_files(args.strategy, args.bump_required_version, &changed);
         apply::write_private(out, saved.to_json().as_bytes())
             .with_context(|| format!("{}: cannot write plan file", out.display()))?;
     }
@@ -242,7 +248,8 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         None => {
             let roots = roots(&args.paths);
             missing_roots(&roots)?;
-            (tflock::scan(&roots, cwd, args.strategy), args.strategy)
+            let repo = scan_and_preflight(&roots, cwd, args.strategy, args.bump_required_version);
+            (repo, args.strategy)
         }
     };
     print_problems(&repo);
@@ -410,14 +417,40 @@ fn planned_repo(planfile: &Path, cwd: &Path) -> Result<RepoPlan> {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         anyhow::anyhow!("{}\nnothing was written", lines.join("\n"))
     })?;
-    let roots: Vec<PathBuf> = files.iter().map(|f| f.fs_path.clone()).collect();
-    if roots.is_empty() {
+    if files.is_empty() {
         return Ok(RepoPlan {
             strategy: Some(saved.strategy),
             ..RepoPlan::default()
         });
     }
-    let repo = tflock::scan(&roots, cwd, saved.strategy);
+    // The planned files' folders are scanned again (their version constraints
+    // live beside them), but only the planned files may change.
+    let planned: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let roots: BTreeSet<PathBuf> = files
+        .iter()
+        .map(|f| {
+            f.fs_path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        })
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
+        })
+        .collect();
+    let mut repo = tflock::scan(&roots.into_iter().collect::<Vec<_>>(), cwd, saved.strategy);
+    repo.backends.retain(|b| planned.contains(b.path.as_str()));
+    repo.files.retain(|f| planned.contains(f.path.as_str()));
+    repo.problems.retain(|p| planned.contains(p.path.as_str()));
+    let options = tflock::preflight::Options {
+        strategy: saved.strategy,
+        bump_required_version: saved.bump_required_version,
+    };
+    tflock::preflight::run(&mut repo, cwd, &options);
     let same = files.len() == repo.changed_files().count()
         && files
             .iter()
@@ -498,6 +531,17 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<Checked> {
         counter.get()
     );
     Ok(Checked { note, versioning })
+}
+
+/// The offline pipeline: discover, parse and plan, then the preflight checks.
+fn scan_and_preflight(roots: &[PathBuf], cwd: &Path, strategy: Strategy, bump: bool) -> RepoPlan {
+    let mut repo = tflock::scan(roots, cwd, strategy);
+    let options = tflock::preflight::Options {
+        strategy,
+        bump_required_version: bump,
+    };
+    tflock::preflight::run(&mut repo, cwd, &options);
+    repo
 }
 
 fn tokio_runtime() -> Result<tokio::runtime::Runtime> {

@@ -18,6 +18,8 @@ pub enum FileKind {
     Tfbackend,
     /// Terragrunt `*.hcl` (`terragrunt.hcl`, `root.hcl`, included files).
     Terragrunt,
+    /// CI scripts and pipelines, read for `-backend-config=dynamodb_table=...`.
+    Ci,
 }
 
 impl FileKind {
@@ -31,6 +33,8 @@ impl FileKind {
             Some(FileKind::Tfbackend)
         } else if name.ends_with(".hcl") {
             Some(FileKind::Terragrunt)
+        } else if crate::preflight::ci::is_ci_file(path) {
+            Some(FileKind::Ci)
         } else {
             None
         }
@@ -44,6 +48,8 @@ impl FileKind {
             FileKind::Terragrunt => Some(b"backend"),
             // Every partial configuration is a backend setting by definition.
             FileKind::Tfbackend => None,
+            // Never a backend; the preflight reads it for CI arguments.
+            FileKind::Ci => Some(b"\0never a backend\0"),
         }
     }
 }
@@ -153,6 +159,7 @@ pub fn terragrunt_unit(candidate: &Candidate, bytes: &[u8], cwd: &Path) -> Optio
     Some(Unit {
         dir: crate::verify::targets::parent_dir(&candidate.display),
         includes: display_path(&normalize(&root), cwd),
+        own_remote_state: memchr::memmem::find(bytes, b"remote_state").is_some(),
     })
 }
 

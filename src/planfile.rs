@@ -14,6 +14,9 @@ pub struct SavedPlan {
     pub format_version: String,
     pub tool: String,
     pub strategy: Strategy,
+    /// Whether the plan raised `required_version` (apply re-checks the same way).
+    #[serde(default)]
+    pub bump_required_version: bool,
     pub files: Vec<SavedFile>,
 }
 
@@ -46,11 +49,16 @@ pub enum PlanFileError {
 }
 
 impl SavedPlan {
-    pub fn from_files(strategy: Strategy, files: &[&FilePlan]) -> SavedPlan {
+    pub fn from_files(
+        strategy: Strategy,
+        bump_required_version: bool,
+        files: &[&FilePlan],
+    ) -> SavedPlan {
         SavedPlan {
             format_version: FORMAT_VERSION.to_string(),
             tool: format!("tflock {}", env!("CARGO_PKG_VERSION")),
             strategy,
+            bump_required_version,
             files: files
                 .iter()
                 .map(|f| SavedFile {
@@ -126,6 +134,7 @@ fn resolve_file(saved: &SavedFile, root: &Path) -> Result<FilePlan, PlanFileErro
         sha256: saved.sha256.clone(),
         original,
         edits: saved.edits.clone(),
+        extra_edits: Vec::new(),
         new_text,
     })
 }

@@ -4,9 +4,11 @@
 //! files that hold no backend are dropped there, so memory follows the backends,
 //! not the size of the tree.
 
-use crate::discover::{self, Candidate, MAX_FILE_BYTES};
+use crate::discover::{self, Candidate, FileKind, MAX_FILE_BYTES};
 use crate::parse::{self, Backend};
 use crate::plan::{self, Action, Edit, Strategy};
+use crate::preflight::Finding;
+use crate::preflight::facts::{self, Fact};
 use crate::source::{Source, sha256_hex};
 use crate::verify::{BackendLocks, Unit};
 use serde::Serialize;
@@ -42,6 +44,8 @@ pub struct BackendPlan {
     pub edits: Vec<Edit>,
     /// What verification found, when it ran.
     pub locks: Option<BackendLocks>,
+    /// Why it is blocked, when the preflight blocked it (e.g. its version).
+    pub reason: Option<String>,
 }
 
 /// One file the plan read, with its backends' edits.
@@ -54,6 +58,8 @@ pub struct FilePlan {
     pub original: String,
     pub sha256: String,
     pub edits: Vec<Edit>,
+    /// Edits that belong to no backend (a bumped `required_version`).
+    pub extra_edits: Vec<Edit>,
     pub new_text: String,
 }
 
@@ -76,6 +82,10 @@ pub struct RepoPlan {
     pub problems: Vec<Problem>,
     /// Terragrunt units found, for computing the state keys of root configurations.
     pub units: Vec<Unit>,
+    /// What the files told the preflight (constraints, CI arguments, ...).
+    pub facts: Vec<Fact>,
+    /// What the preflight wants people to see.
+    pub findings: Vec<Finding>,
 }
 
 impl RepoPlan {
@@ -97,19 +107,24 @@ impl RepoPlan {
             }
             backend.locks = Some(found);
         }
+        self.rebuild_files();
+    }
+
+    /// Recomputes each file's edits and new text from the backends still to
+    /// migrate and the file's own extra edits (edits never overlap, so any
+    /// subset splices cleanly).
+    pub fn rebuild_files(&mut self) {
         for file in &mut self.files {
-            let edits: Vec<Edit> = self
+            let mut edits: Vec<Edit> = self
                 .backends
                 .iter()
                 .filter(|b| b.path == file.path && b.action == Action::Migrate)
                 .flat_map(|b| b.edits.iter().cloned())
                 .collect();
-            if edits.len() != file.edits.len() {
-                // Edits of different backends never overlap: splicing a subset works.
-                if let Ok(text) = plan::splice(&file.original, &edits) {
-                    file.new_text = text;
-                    file.edits = edits;
-                }
+            edits.extend(file.extra_edits.iter().cloned());
+            if let Ok(text) = plan::splice(&file.original, &edits) {
+                file.new_text = text;
+                file.edits = edits;
             }
         }
     }
@@ -131,15 +146,16 @@ pub enum FileOutcome {
 /// Discovers, parses and plans every backend below `roots`.
 pub fn scan(roots: &[PathBuf], cwd: &Path, strategy: Strategy) -> RepoPlan {
     let visited = discover::walk(roots, cwd, |candidate| {
-        let (outcome, unit) = plan_file(candidate, cwd, strategy);
-        (outcome.is_some() || unit.is_some()).then_some((outcome, unit))
+        let (outcome, unit, facts) = plan_file(candidate, cwd, strategy);
+        (outcome.is_some() || unit.is_some() || !facts.is_empty()).then_some((outcome, unit, facts))
     });
     let mut repo = RepoPlan {
         strategy: Some(strategy),
         ..RepoPlan::default()
     };
-    for (_, (outcome, unit)) in visited {
+    for (_, (outcome, unit, facts)) in visited {
         repo.units.extend(unit);
+        repo.facts.extend(facts);
         let Some(outcome) = outcome else { continue };
         match outcome {
             FileOutcome::Planned(file, backends) => {
@@ -160,7 +176,7 @@ fn plan_file(
     candidate: Candidate,
     cwd: &Path,
     strategy: Strategy,
-) -> (Option<FileOutcome>, Option<Unit>) {
+) -> (Option<FileOutcome>, Option<Unit>, Vec<Fact>) {
     let path = candidate.display.clone();
     let fail = |line, column, message: String| {
         let problem = Problem {
@@ -169,8 +185,23 @@ fn plan_file(
             column,
             message,
         };
-        (Some(FileOutcome::Failed(problem, Vec::new())), None)
+        (
+            Some(FileOutcome::Failed(problem, Vec::new())),
+            None,
+            Vec::new(),
+        )
     };
+    if candidate.kind == FileKind::Ci {
+        // A CI file is read for its arguments only; one that cannot be read, or
+        // that is far too large to be a script, is simply not a CI file here.
+        let too_big = std::fs::metadata(&candidate.path).map_or(true, |m| m.len() > MAX_FILE_BYTES);
+        let bytes = if too_big {
+            Vec::new()
+        } else {
+            std::fs::read(&candidate.path).unwrap_or_default()
+        };
+        return (None, None, facts::facts_of(&candidate, &bytes));
+    }
     match std::fs::metadata(&candidate.path) {
         Ok(meta) if meta.len() > MAX_FILE_BYTES => {
             return fail(
@@ -191,7 +222,8 @@ fn plan_file(
         Err(e) => return fail(1, 1, format!("cannot read: {e}")),
     };
     let unit = discover::terragrunt_unit(&candidate, &bytes, cwd);
-    (plan_bytes(candidate, bytes, strategy), unit)
+    let facts = facts::facts_of(&candidate, &bytes);
+    (plan_bytes(candidate, bytes, strategy), unit, facts)
 }
 
 /// Plans one file from its bytes: prefilter, decode, parse, plan, recheck.
@@ -275,6 +307,7 @@ fn plan_backends(
             action,
             edits: backend_edits_of(&edits, edits_before),
             locks: None,
+            reason: None,
         });
     }
     let failed = |plans: Vec<BackendPlan>, problem: Problem| {
@@ -305,6 +338,7 @@ fn plan_backends(
             original: source.text,
             sha256,
             edits,
+            extra_edits: Vec::new(),
             new_text,
         },
         plans,

@@ -34,6 +34,18 @@ fn backends_in(
     Ok(backends)
 }
 
+/// The attributes of every `terraform { ... }` block (where `required_version` is).
+pub fn terraform_blocks(source: &Source) -> Result<Vec<Body>, ParseError> {
+    let doc = parse_document(source)?;
+    doc.blocks()
+        .filter(|b| b.has_ident("terraform"))
+        .map(|b| {
+            let span = shift(b.span(), source.bom)?;
+            block_body(source, source.bom, &b.body, span)
+        })
+        .collect()
+}
+
 /// A partial configuration file: plain attributes at top level.
 pub fn tfbackend(source: &Source) -> Result<Backend, ParseError> {
     let doc = parse_document(source)?;

@@ -140,7 +140,13 @@ impl ParseError {
     }
 }
 
-pub use hcl::terragrunt_include;
+pub use hcl::{terraform_blocks, terragrunt_include};
+
+/// The top-level attributes of an HCL file (e.g. Terragrunt's
+/// `terraform_version_constraint`).
+pub fn top_level(source: &Source) -> Result<Body, ParseError> {
+    hcl::tfbackend(source).map(|b| b.body)
+}
 
 /// Finds every S3 backend setting in one file.
 pub fn parse(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseError> {
@@ -149,5 +155,6 @@ pub fn parse(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseError
         FileKind::TerraformJson => json::terraform_backends(source),
         FileKind::Tfbackend => hcl::tfbackend(source).map(|b| vec![b]),
         FileKind::Terragrunt => hcl::terragrunt_backends(source),
+        FileKind::Ci => Ok(Vec::new()),
     }
 }

@@ -100,9 +100,9 @@ impl<'a> Lines<'a> {
 
 /// What an op does to a row (a setting alone on one line with `=`).
 #[derive(Default, Clone)]
-struct RowChange {
+struct RowChange<'a> {
     new_key: Option<&'static str>,
-    new_value: Option<&'static str>,
+    new_value: Option<&'a str>,
 }
 
 /// One line of the new sequence.
@@ -110,7 +110,7 @@ struct VLine<'s> {
     /// The original line it comes from; None for an inserted line.
     orig: Option<usize>,
     /// The setting on it when it is a row, with its change.
-    row: Option<(&'s Setting, RowChange)>,
+    row: Option<(&'s Setting, RowChange<'s>)>,
     /// For an inserted line: the setting it follows.
     inserted_after: Option<&'s Setting>,
 }
@@ -135,7 +135,7 @@ pub fn render(
     let mut edits = Vec::new();
     let mut deleted = BTreeSet::new();
     let mut inline_deleted = Vec::new();
-    let mut row_changes: BTreeMap<usize, RowChange> = BTreeMap::new();
+    let mut row_changes: BTreeMap<usize, RowChange<'_>> = BTreeMap::new();
     let mut inserts: BTreeMap<usize, &Setting> = BTreeMap::new();
 
     for op in &body_ops.ops {
@@ -175,13 +175,9 @@ pub fn render(
                     });
                 }
             }
-            Op::SetTrue(s) => {
-                let p = placement_of(s);
-                if p.is_row() {
-                    row_changes.entry(p.first_line).or_default().new_value = Some(TRUE);
-                } else {
-                    edits.push(Edit::replace(s.value_span.clone(), TRUE));
-                }
+            Op::SetTrue(s) => set_value(&mut row_changes, &mut edits, placement_of(s), s, TRUE),
+            Op::SetValue(s, value) => {
+                set_value(&mut row_changes, &mut edits, placement_of(s), s, value)
             }
         }
     }
@@ -471,6 +467,25 @@ impl Layout<'_> {
             }
         }
         edits
+    }
+}
+
+/// A new value for a setting: through the row model when it is a row (so its
+/// trailing comment stays aligned), else as a plain splice.
+fn set_value<'a>(
+    row_changes: &mut BTreeMap<usize, RowChange<'a>>,
+    edits: &mut Vec<Edit>,
+    placement: &Placement,
+    setting: &Setting,
+    value: &'a str,
+) {
+    if placement.is_row() {
+        row_changes
+            .entry(placement.first_line)
+            .or_default()
+            .new_value = Some(value);
+    } else {
+        edits.push(Edit::replace(setting.value_span.clone(), value));
     }
 }
 

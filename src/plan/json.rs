@@ -21,6 +21,7 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
                 edits.push(Edit::replace(s.value_span.clone(), "true"));
             }
             Op::SetTrue(s) => edits.push(Edit::replace(s.value_span.clone(), "true")),
+            Op::SetValue(s, value) => edits.push(Edit::replace(s.value_span.clone(), value)),
             Op::InsertLockfileAfter(s) => {
                 let separator = &text[s.key_span.end..s.value_span.start];
                 let member = format!("\"{LOCKFILE_KEY}\"{separator}true");

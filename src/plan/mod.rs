@@ -62,6 +62,8 @@ pub enum Op<'a> {
     InsertLockfileAfter(&'a Setting),
     /// Make an existing `use_lockfile` literally `true`.
     SetTrue(&'a Setting),
+    /// Replace a setting's value with this source text (e.g. a bumped constraint).
+    SetValue(&'a Setting, &'a str),
 }
 
 /// The ops for one body, with the body they apply to.
@@ -163,6 +165,14 @@ fn settled(lockfile_true: bool) -> Action {
 pub struct PlanError {
     pub offset: usize,
     pub message: String,
+}
+
+/// The edits for ops on any settings body (not only a backend's).
+pub fn render_ops(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanError> {
+    match body_ops.body.syntax {
+        Syntax::HclBody | Syntax::HclObject => hcl::render(source, body_ops, &[]),
+        Syntax::Json => json::render(source, body_ops),
+    }
 }
 
 /// The edits for one backend under a strategy.

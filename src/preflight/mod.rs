@@ -1,2 +1,474 @@
+//! Preflight: what makes a correct rewrite fail in practice, found before it
+//! bites: Terraform/OpenTofu versions without `use_lockfile`, CI arguments that
+//! keep DynamoDB locking, Terragrunt-generated files, OpenTofu `.tofu` twins.
+//! It reads a few small files beside the modules (version pins, referenced
+//! backend-config files); it never writes.
+
 pub mod ci;
+pub mod facts;
 pub mod version;
+
+use crate::parse::{self, BackendKind};
+use crate::plan::{self, Action, BodyOps, Edit, Op, Strategy};
+use crate::scan::{FilePlan, RepoPlan};
+use crate::source::{Source, sha256_hex};
+use crate::verify::targets::parent_dir;
+use facts::{ConstraintKind, Fact, VersionConstraint};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use version::{Constraint, PinVerdict, Version, VersionFileKind};
+
+/// `use_lockfile` exists from Terraform 1.10 (experimental) and OpenTofu 1.10.
+pub const LOCKFILE_FLOOR: Version = Version::new(1, 10, 0);
+/// Terraform 1.11 made the S3 lockfile generally available.
+pub const TERRAFORM_LOCKFILE_GA: Version = Version::new(1, 11, 0);
+
+/// Something the preflight wants people to see.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    /// `ci-reference`, `generated-file`, `opentofu-twin`, `version`.
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub strategy: Strategy,
+    /// Plan an edit of `required_version` that excludes versions without lockfiles.
+    pub bump_required_version: bool,
+}
+
+/// Runs every check on a scanned plan: adds findings, blocks backends whose
+/// Terraform version cannot use lockfiles, and (when asked) plans the bump.
+pub fn run(repo: &mut RepoPlan, cwd: &Path, options: &Options) {
+    let mut findings = Vec::new();
+    let facts = std::mem::take(&mut repo.facts);
+    for fact in &facts {
+        match fact {
+            Fact::Ci {
+                path,
+                fs_path,
+                references,
+                config_files,
+            } => findings.extend(ci_findings(path, fs_path, references, config_files, cwd)),
+            Fact::Generated { path } => findings.push(generated_finding(path, cwd)),
+            Fact::Constraint(_) => {}
+        }
+    }
+    findings.extend(tofu_twins(repo, cwd));
+    let constraints: Vec<&VersionConstraint> = facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Constraint(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let bumps = check_versions(repo, &constraints, cwd, options, &mut findings);
+    plan_bumps(repo, &bumps);
+    repo.rebuild_files();
+    findings.sort();
+    findings.dedup();
+    repo.findings = findings;
+    repo.facts = facts;
+}
+
+fn ci_findings(
+    path: &str,
+    fs_path: &Path,
+    references: &[ci::CiReference],
+    config_files: &[(usize, String)],
+    cwd: &Path,
+) -> Vec<Finding> {
+    let mut out: Vec<Finding> = references
+        .iter()
+        .map(|r| Finding {
+            path: path.to_string(),
+            line: r.line,
+            column: r.column,
+            kind: "ci-reference",
+            message: format!(
+                "`{}` passes dynamodb_table to init: it overrides the files, so this state keeps DynamoDB locking",
+                r.snippet
+            ),
+            suggestion: Some(r.suggestion.clone()),
+        })
+        .collect();
+    // A `-backend-config=FILE` whose file sets dynamodb_table does the same.
+    let dir = fs_path.parent().unwrap_or(Path::new("."));
+    for (line, file) in config_files {
+        if file.ends_with(".tfbackend") {
+            continue; // scanned and migrated as a backend
+        }
+        let Some(found) = [dir.join(file), cwd.join(file)]
+            .into_iter()
+            .find(|p| p.is_file())
+        else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(&found) else {
+            continue;
+        };
+        let shown = crate::discover::display_path(&found, cwd);
+        for r in ci::find_in_backend_config_file(&text) {
+            out.push(Finding {
+                path: shown.clone(),
+                line: r.line,
+                column: r.column,
+                kind: "ci-reference",
+                message: format!(
+                    "sets dynamodb_table and is passed to init by {path}:{line}: it overrides the files, \
+                     so this state keeps DynamoDB locking"
+                ),
+                suggestion: Some(r.suggestion.clone()),
+            });
+        }
+    }
+    out
+}
+
+fn generated_finding(path: &str, cwd: &Path) -> Finding {
+    let mut dir = parent_dir(path);
+    let source = loop {
+        let candidate = if dir == "." {
+            "terragrunt.hcl".to_string()
+        } else {
+            format!("{dir}/terragrunt.hcl")
+        };
+        if cwd.join(&candidate).is_file() {
+            break candidate;
+        }
+        if dir == "." {
+            break "its terragrunt.hcl".to_string();
+        }
+        dir = parent_dir(&dir);
+    };
+    Finding {
+        path: path.to_string(),
+        line: 1,
+        column: 1,
+        kind: "generated-file",
+        message: format!(
+            "generated by Terragrunt from {source} (or a file it includes); left untouched: \
+             tflock edits the generate block or remote_state there"
+        ),
+        suggestion: None,
+    }
+}
+
+/// OpenTofu reads `x.tofu` instead of `x.tf`: when both exist, both are planned.
+fn tofu_twins(repo: &RepoPlan, cwd: &Path) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let paths: BTreeSet<&str> = repo.backends.iter().map(|b| b.path.as_str()).collect();
+    for path in &paths {
+        let Some(stem) = path.strip_suffix(".tofu") else {
+            continue;
+        };
+        let twin = format!("{stem}.tf");
+        if paths.contains(twin.as_str()) || cwd.join(&twin).is_file() {
+            out.push(Finding {
+                path: path.to_string(),
+                line: 1,
+                column: 1,
+                kind: "opentofu-twin",
+                message: format!(
+                    "OpenTofu reads {path} instead of {twin}, Terraform reads {twin}: tflock plans both"
+                ),
+                suggestion: None,
+            });
+        }
+    }
+    out
+}
+
+/// A constraint that blocks a backend, with whether it can be bumped.
+struct Blocker {
+    reason: String,
+    bump: Option<(VersionConstraint, String)>,
+}
+
+/// Judges each backend to migrate by every version source of its module(s).
+/// Returns the `required_version` bumps to plan (when asked and possible).
+fn check_versions(
+    repo: &mut RepoPlan,
+    constraints: &[&VersionConstraint],
+    cwd: &Path,
+    options: &Options,
+    findings: &mut Vec<Finding>,
+) -> Vec<(VersionConstraint, String)> {
+    let mut pins = PinCache::default();
+    let mut bumps = Vec::new();
+    let units = repo.units.clone();
+    for b in repo
+        .backends
+        .iter_mut()
+        .filter(|b| b.action == Action::Migrate)
+    {
+        let dirs: Vec<String> = match b.backend.kind {
+            BackendKind::Terragrunt => {
+                let mine: Vec<String> = units
+                    .iter()
+                    .filter(|u| u.includes == b.path && !u.own_remote_state)
+                    .map(|u| u.dir.clone())
+                    .collect();
+                if mine.is_empty() {
+                    vec![parent_dir(&b.path)]
+                } else {
+                    mine
+                }
+            }
+            _ => vec![parent_dir(&b.path)],
+        };
+        let mut blockers = Vec::new();
+        let mut judged = false;
+        for dir in &dirs {
+            let includes = units
+                .iter()
+                .find(|u| &u.dir == dir)
+                .map(|u| u.includes.clone());
+            for c in constraints.iter().filter(|c| {
+                c.dir == *dir
+                    || (c.kind == ConstraintKind::TerragruntConstraint
+                        && Some(&c.path) == includes.as_ref())
+            }) {
+                judged = true;
+                if let Some(blocker) = judge_constraint(c, options) {
+                    blockers.push(blocker);
+                }
+            }
+            for (file, pinned) in pins.near(cwd, dir) {
+                for pin in &pinned.pins {
+                    judged = true;
+                    match pin.pin.verdict(&LOCKFILE_FLOOR) {
+                        PinVerdict::BelowFloor => blockers.push(Blocker {
+                            reason: format!(
+                                "{file}:{} pins {} {}, older than 1.10 (no use_lockfile); update the pin (tflock does not edit it)",
+                                pin.line,
+                                tool_name(pin.tool),
+                                pin.raw
+                            ),
+                            bump: None,
+                        }),
+                        PinVerdict::AtOrAboveFloor | PinVerdict::DefersToRequiredVersion => {}
+                        verdict => findings.push(Finding {
+                            path: file.clone(),
+                            line: pin.line,
+                            column: 1,
+                            kind: "version",
+                            message: format!("{} {}: {}", tool_name(pin.tool), pin.raw, verdict.note()),
+                            suggestion: None,
+                        }),
+                    }
+                }
+            }
+        }
+        if !judged {
+            findings.push(Finding {
+                path: b.path.clone(),
+                line: b.backend.line,
+                column: 1,
+                kind: "version",
+                message:
+                    "no required_version or version pin found for this module: make sure every \
+                          run uses Terraform or OpenTofu 1.10 or later"
+                        .into(),
+                suggestion: Some(
+                    "add `required_version = \">= 1.11\"` to its terraform block".into(),
+                ),
+            });
+        }
+        if blockers.is_empty() {
+            continue;
+        }
+        let all_bumpable = blockers.iter().all(|b| b.bump.is_some());
+        if options.bump_required_version && all_bumpable {
+            bumps.extend(blockers.into_iter().filter_map(|b| b.bump));
+        } else {
+            b.action = Action::Blocked;
+            b.reason = Some(
+                blockers
+                    .into_iter()
+                    .map(|b| b.reason)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+        }
+    }
+    bumps
+}
+
+fn judge_constraint(c: &VersionConstraint, options: &Options) -> Option<Blocker> {
+    let what = match c.kind {
+        ConstraintKind::RequiredVersion => "required_version",
+        ConstraintKind::TerragruntConstraint => "terraform_version_constraint",
+    };
+    let at = format!("{}:{}", c.path, c.line);
+    if !c.literal {
+        return Some(Blocker {
+            reason: format!(
+                "{at}: {what} is an expression ({}); cannot tell whether it admits Terraform older than 1.10",
+                c.text
+            ),
+            bump: None,
+        });
+    }
+    let constraint = match Constraint::parse(&c.text) {
+        Ok(constraint) => constraint,
+        Err(e) => {
+            return Some(Blocker {
+                reason: format!("{at}: {what} \"{}\" does not parse ({e})", c.text),
+                bump: None,
+            });
+        }
+    };
+    let witness = constraint.admits_below(&LOCKFILE_FLOOR)?;
+    let floor = if options.strategy == Strategy::Replace && !c.tofu {
+        TERRAFORM_LOCKFILE_GA
+    } else {
+        LOCKFILE_FLOOR
+    };
+    let bump = (c.kind == ConstraintKind::RequiredVersion)
+        .then(|| version::bump(&c.text, &floor).ok())
+        .flatten()
+        .map(|new| (c.clone(), new));
+    let hint = match (&bump, c.kind) {
+        (Some(_), _) => " (--bump-required-version raises it)".to_string(),
+        (None, ConstraintKind::RequiredVersion) => {
+            " (cannot be raised automatically; edit it by hand)".to_string()
+        }
+        (None, ConstraintKind::TerragruntConstraint) => " (edit it by hand)".to_string(),
+    };
+    Some(Blocker {
+        reason: format!(
+            "{at}: {what} \"{}\" admits {witness}, older than 1.10, which has no use_lockfile{hint}",
+            c.text
+        ),
+        bump,
+    })
+}
+
+fn tool_name(tool: version::Tool) -> &'static str {
+    match tool {
+        version::Tool::Terraform => "Terraform",
+        version::Tool::OpenTofu => "OpenTofu",
+    }
+}
+
+/// Version pin files, found the way tfenv, tofuenv and asdf find them: the
+/// nearest one in the module's folder or a parent.
+#[derive(Default)]
+struct PinCache {
+    by_dir: BTreeMap<(String, &'static str), Option<(String, version::PinnedVersion)>>,
+}
+
+impl PinCache {
+    fn near(&mut self, cwd: &Path, dir: &str) -> Vec<(String, version::PinnedVersion)> {
+        let mut out = Vec::new();
+        for kind in [
+            VersionFileKind::TerraformVersion,
+            VersionFileKind::OpenTofuVersion,
+            VersionFileKind::ToolVersions,
+        ] {
+            if let Some(found) = self.find(cwd, dir, kind) {
+                out.push(found);
+            }
+        }
+        out
+    }
+
+    fn find(
+        &mut self,
+        cwd: &Path,
+        dir: &str,
+        kind: VersionFileKind,
+    ) -> Option<(String, version::PinnedVersion)> {
+        let key = (dir.to_string(), kind.file_name());
+        if let Some(cached) = self.by_dir.get(&key) {
+            return cached.clone();
+        }
+        let name = kind.file_name();
+        let absolute = cwd.join(dir);
+        let found = absolute.ancestors().find_map(|d| {
+            let path = d.join(name);
+            let text = std::fs::read_to_string(&path).ok()?;
+            let shown = crate::discover::display_path(&normalize(&path), cwd);
+            Some((shown, version::parse_version_file(kind, &text)))
+        });
+        self.by_dir.insert(key, found.clone());
+        found
+    }
+}
+
+fn normalize(path: &Path) -> std::path::PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// Adds the `required_version` edits to the plan: format-preserving value
+/// splices, through the same renderer as backend edits (so a trailing comment
+/// stays aligned).
+fn plan_bumps(repo: &mut RepoPlan, bumps: &[(VersionConstraint, String)]) {
+    let mut by_file: BTreeMap<String, Vec<&(VersionConstraint, String)>> = BTreeMap::new();
+    for bump in bumps {
+        by_file.entry(bump.0.path.clone()).or_default().push(bump);
+    }
+    for (path, bumps) in by_file {
+        let existing = repo.files.iter().position(|f| f.path == path);
+        let original = match existing {
+            Some(i) => repo.files[i].original.clone(),
+            None => match std::fs::read_to_string(&bumps[0].0.fs_path) {
+                Ok(text) => text,
+                Err(_) => continue,
+            },
+        };
+        let source = Source::new(original.clone());
+        let Ok(blocks) = parse::terraform_blocks(&source) else {
+            continue;
+        };
+        let mut edits: Vec<Edit> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (c, new) in &bumps {
+            if !seen.insert(c.line) {
+                continue;
+            }
+            let quoted = format!("\"{new}\"");
+            for body in &blocks {
+                let Some(setting) = body.get("required_version") else {
+                    continue;
+                };
+                if source.line_of(setting.key_span.start) != c.line {
+                    continue;
+                }
+                let ops = BodyOps {
+                    body,
+                    ops: vec![Op::SetValue(setting, &quoted)],
+                };
+                if let Ok(e) = plan::render_ops(&source, &ops) {
+                    edits.extend(e);
+                }
+            }
+        }
+        if edits.is_empty() {
+            continue;
+        }
+        match existing {
+            Some(i) => repo.files[i].extra_edits.extend(edits),
+            None => repo.files.push(FilePlan {
+                path: path.clone(),
+                fs_path: bumps[0].0.fs_path.clone(),
+                sha256: sha256_hex(original.as_bytes()),
+                original: original.clone(),
+                new_text: original,
+                edits: Vec::new(),
+                extra_edits: edits,
+            }),
+        }
+    }
+    repo.files.sort_by(|a, b| a.path.cmp(&b.path));
+}

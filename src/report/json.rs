@@ -14,6 +14,8 @@ pub struct JsonPlan<'a> {
     pub backends: Vec<JsonBackend<'a>>,
     pub files: Vec<JsonFile<'a>>,
     pub errors: &'a [Problem],
+    /// Preflight findings: CI arguments, generated files, versions, OpenTofu twins.
+    pub preflight: &'a [crate::preflight::Finding],
     pub summary: JsonSummary,
     /// What to do after apply: re-init, IAM, bucket versioning.
     pub next_steps: &'a NextSteps,
@@ -36,6 +38,17 @@ pub struct JsonBackend<'a> {
     pub action: &'static str,
     /// Lock facts, or "not checked" when verification did not run.
     pub locks: serde_json::Value,
+    /// Why the preflight blocked it (e.g. a version constraint).
+    pub reason: Option<String>,
+    /// Terragrunt units of a root configuration, with their computed keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<JsonUnit>,
+}
+
+#[derive(Serialize)]
+pub struct JsonUnit {
+    pub dir: String,
+    pub key: String,
 }
 
 #[derive(Serialize)]
@@ -55,6 +68,7 @@ pub struct JsonSummary {
     pub files_changed: usize,
     pub errors: usize,
     pub blocked: usize,
+    pub preflight_findings: usize,
     pub lock_checks: &'static str,
 }
 
@@ -75,6 +89,14 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str, next_steps: &NextSteps
                     Some(locks) => serde_json::to_value(locks).unwrap_or_default(),
                     None => serde_json::Value::String(lock_checks.to_string()),
                 };
+                json.reason = b
+                    .reason
+                    .clone()
+                    .or_else(|| b.locks.as_ref().and_then(|l| l.blockers.first().cloned()));
+                json.units = super::unit_keys(plan, b)
+                    .into_iter()
+                    .map(|(dir, key)| JsonUnit { dir, key })
+                    .collect();
                 json
             })
             .collect(),
@@ -88,6 +110,7 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str, next_steps: &NextSteps
             })
             .collect(),
         errors: &plan.problems,
+        preflight: &plan.findings,
         summary: JsonSummary {
             backends: plan.backends.len(),
             migrate: plan.count(Action::Migrate),
@@ -97,6 +120,7 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str, next_steps: &NextSteps
             files_changed: plan.changed_files().count(),
             errors: plan.problems.len(),
             blocked: plan.blocked(),
+            preflight_findings: plan.findings.len(),
             lock_checks,
         },
         next_steps,
@@ -139,5 +163,7 @@ fn backend<'a>(file: &'a str, b: &Backend, action: &'static str) -> JsonBackend<
         role_arn: get("role_arn").or(assume_role_arn),
         action,
         locks: serde_json::Value::Null,
+        reason: None,
+        units: Vec::new(),
     }
 }

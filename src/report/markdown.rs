@@ -788,6 +788,7 @@ mod tests {
                 original: original.clone(),
                 sha256: String::new(),
                 edits: Vec::new(),
+                extra_edits: Vec::new(),
                 new_text,
             }],
             problems: vec![Problem {

@@ -98,6 +98,20 @@ pub fn patch(files: &[(String, String, String)]) -> String {
         .collect()
 }
 
+/// The Terragrunt units of a root backend with the state key each one gets
+/// (`path_relative_to_include()` evaluated), as (unit directory, key).
+pub fn unit_keys(plan: &crate::RepoPlan, b: &crate::BackendPlan) -> Vec<(String, String)> {
+    if b.backend.kind != crate::parse::BackendKind::Terragrunt {
+        return Vec::new();
+    }
+    let target = crate::verify::target_for(&b.backend, &b.path, &plan.units, false);
+    target
+        .keys
+        .into_iter()
+        .filter_map(|(unit, key)| Some((unit?, key)))
+        .collect()
+}
+
 /// How the terminal wants output dressed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Style {

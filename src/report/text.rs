@@ -43,6 +43,12 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
                 b.backend.line,
                 b.backend.kind.as_str(),
             );
+            if let Some(reason) = &b.reason {
+                let _ = writeln!(out, "      {} {reason}", style.red("blocked:"));
+            }
+            for (unit, key) in crate::report::unit_keys(plan, b) {
+                let _ = writeln!(out, "      unit {unit}: key {key}");
+            }
             if let Some(locks) = &b.locks {
                 for blocker in &locks.blockers {
                     let _ = writeln!(out, "      {} {blocker}", style.red("blocked:"));
@@ -50,6 +56,23 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
                 for note in &locks.notes {
                     let _ = writeln!(out, "      note: {note}");
                 }
+            }
+        }
+    }
+    if !plan.findings.is_empty() {
+        let _ = writeln!(out, "\nPreflight:");
+        for f in &plan.findings {
+            let _ = writeln!(
+                out,
+                "  {}:{}:{}: {}: {}",
+                f.path,
+                f.line,
+                f.column,
+                style.yellow(f.kind),
+                f.message
+            );
+            if let Some(suggestion) = &f.suggestion {
+                let _ = writeln!(out, "      suggestion: {suggestion}");
             }
         }
     }

@@ -13,6 +13,9 @@ pub struct Unit {
     pub dir: String,
     /// The display path of the root file it includes.
     pub includes: String,
+    /// The unit configures its own `remote_state`: it is its own backend, not one
+    /// of the root's states.
+    pub own_remote_state: bool,
 }
 
 /// How the state key of a backend is known.
@@ -111,7 +114,10 @@ fn key_spec(backend: &Backend, path: &str, units: &[Unit]) -> KeySpec {
     };
     const INCLUDE: &str = "${path_relative_to_include()}";
     let rest = template.replace(INCLUDE, "");
-    let including: Vec<&Unit> = units.iter().filter(|u| u.includes == path).collect();
+    let including: Vec<&Unit> = units
+        .iter()
+        .filter(|u| u.includes == path && !u.own_remote_state)
+        .collect();
     if backend.kind == BackendKind::Terragrunt && !rest.contains("${") && !including.is_empty() {
         let root_dir = parent_dir(path);
         return KeySpec::Known(
