@@ -2,10 +2,12 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use tflock::apply::{self, ApplyError};
+use tflock::discover::Selection;
 use tflock::next_steps;
 use tflock::plan::Strategy;
 use tflock::planfile::SavedPlan;
@@ -23,6 +25,9 @@ pub struct Cli {
     /// Never colour output (also when NO_COLOR is set, or output is not a terminal).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// No progress bars (they only ever show on a terminal, on stderr).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,8 +46,8 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Files or directories to scan (default: the current directory).
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Also consider the tables named in this rollback file (repeatable).
@@ -51,6 +56,23 @@ pub struct StatusArgs {
     /// Give up on an AWS call after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub aws_timeout: u64,
+}
+
+/// Which files a run covers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectArgs {
+    /// Files or directories to scan (default: the current directory); `-` reads
+    /// them from standard input, one per line (e.g. `git ls-files | tflock plan -`).
+    pub paths: Vec<PathBuf>,
+    /// Only files whose path (relative to the current directory) matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Skip files and folders whose path matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Descend at most this many folders below each path.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
 }
 
 /// How lock checks talk to AWS.
@@ -66,8 +88,8 @@ pub struct AwsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LocksArgs {
-    /// Files or directories to scan (default: the current directory).
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Give up on an AWS call after this many seconds (the state then counts as locked).
@@ -83,8 +105,8 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// Files or directories to scan (default: the current directory).
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "replace")]
     pub strategy: Strategy,
     /// Plan without checking locks in AWS (locks are reported as "not checked").
@@ -110,8 +132,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Files or directories to scan (default: the current directory).
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "replace")]
     pub strategy: Strategy,
     /// Apply a plan saved with `tflock plan --out`, instead of planning anew.
@@ -166,42 +188,112 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
 
 pub fn run(cli: Cli) -> Result<u8> {
+    // NO_COLOR and --no-color ask for plain output: no colours, and no progress
+    // bars either (they redraw with terminal control codes).
+    let plain = cli.no_color
+        || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let style = Style {
-        color: !cli.no_color
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::io::stdout().is_terminal(),
+        color: !plain && std::io::stdout().is_terminal(),
+    };
+    let ui = Ui {
+        style,
+        progress: !plain && !cli.quiet && std::io::stderr().is_terminal(),
     };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     match cli.command {
-        Command::Plan(args) => plan(args, &cwd, style),
-        Command::Apply(args) => apply(args, &cwd, style),
+        Command::Plan(args) => plan(args, &cwd, ui),
+        Command::Apply(args) => apply(args, &cwd, ui),
         Command::Rollback(args) => rollback(args, &cwd, style),
-        Command::Locks(args) => locks(args, &cwd, style),
-        Command::Status(args) => status(args, &cwd),
+        Command::Locks(args) => locks(args, &cwd, ui),
+        Command::Status(args) => status(args, &cwd, ui),
     }
 }
 
-fn roots(paths: &[PathBuf]) -> Vec<PathBuf> {
+/// The paths to walk: the arguments, or standard input's lines for `-`. A path
+/// named on the command line must exist; one read from standard input (say a
+/// file `git diff --name-only` lists as deleted) is skipped when it does not.
+fn roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        paths.to_vec()
+        return Ok(vec![PathBuf::from(".")]);
     }
-}
-
-fn missing_roots(paths: &[PathBuf]) -> Result<()> {
+    let mut roots = Vec::new();
     for p in paths {
-        if std::fs::symlink_metadata(p).is_err() {
+        if p.as_os_str() == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line.context("cannot read paths from standard input")?;
+                let line = line.trim();
+                if !line.is_empty() && std::fs::symlink_metadata(line).is_ok() {
+                    roots.push(PathBuf::from(line));
+                }
+            }
+        } else if std::fs::symlink_metadata(p).is_err() {
             bail!("{}: no such file or directory", p.display());
+        } else {
+            roots.push(p.clone());
         }
     }
-    Ok(())
+    Ok(roots)
 }
 
-fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
-    let roots = roots(&args.paths);
-    missing_roots(&roots)?;
-    let mut repo = scan_and_preflight(&roots, cwd, args.strategy, args.bump_required_version);
+/// Discover, parse and plan the selected files, with a progress bar on a
+/// terminal.
+fn scan(select: &SelectArgs, cwd: &Path, strategy: Strategy, ui: Ui) -> Result<RepoPlan> {
+    let roots = roots(&select.paths)?;
+    let selection = Selection::new(&select.include, &select.exclude, select.max_depth)
+        .context("invalid --include/--exclude glob")?;
+    let bar = ui.spinner("scanning");
+    let repo = tflock::scan_with(&roots, cwd, strategy, &selection, bar.as_ref());
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(repo)
+}
+
+/// How the terminal is used: colours on stdout, progress on stderr.
+#[derive(Debug, Clone, Copy)]
+struct Ui {
+    style: Style,
+    progress: bool,
+}
+
+impl Ui {
+    /// A spinner with a count, or None off a terminal and with --quiet.
+    fn spinner(self, what: &str) -> Option<ProgressBar> {
+        if !self.progress {
+            return None;
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}: {pos} files ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(bar)
+    }
+
+    /// A spinner for AWS calls.
+    fn waiting(self, what: String) -> Option<ProgressBar> {
+        if !self.progress {
+            return None;
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(what);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(bar)
+    }
+}
+
+fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let style = ui.style;
+    let mut repo = scan(&args.select, cwd, args.strategy, ui)?;
+    preflight(&mut repo, cwd, args.strategy, args.bump_required_version);
     print_problems(&repo);
     let (checked, lock_checks) = if args.offline {
         (
@@ -209,11 +301,12 @@ fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
             "not checked",
         )
     } else {
-        (check_locks(&mut repo, &args.aws)?, "checked")
+        (check_locks(&mut repo, &args.aws, ui)?, "checked")
     };
     let steps = next_steps::next_steps(&repo, &checked.versioning);
+    let note = format!("{}\nTook {}.", checked.note, elapsed(started));
     match args.format {
-        Format::Text => print(&report::text::render(&repo, style, &checked.note))?,
+        Format::Text => print(&report::text::render(&repo, style, &note))?,
         Format::Json => print(&report::json::render(&repo, lock_checks, &steps))?,
     }
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
@@ -239,16 +332,16 @@ fn plan(args: PlanArgs, cwd: &Path, style: Style) -> Result<u8> {
     })
 }
 
-fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
+fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
+    let style = ui.style;
     let (mut repo, strategy) = match &args.plan {
         Some(planfile) => (
             planned_repo(planfile, cwd)?,
             SavedPlan::load(planfile)?.strategy,
         ),
         None => {
-            let roots = roots(&args.paths);
-            missing_roots(&roots)?;
-            let repo = scan_and_preflight(&roots, cwd, args.strategy, args.bump_required_version);
+            let mut repo = scan(&args.select, cwd, args.strategy, ui)?;
+            preflight(&mut repo, cwd, args.strategy, args.bump_required_version);
             (repo, args.strategy)
         }
     };
@@ -263,7 +356,7 @@ fn apply(args: ApplyArgs, cwd: &Path, style: Style) -> Result<u8> {
         );
         Checked::offline("Lock checks: skipped (--skip-lock-check).")
     } else {
-        check_locks(&mut repo, &args.aws)?
+        check_locks(&mut repo, &args.aws, ui)?
     };
     let failed = if repo.problems.is_empty() && repo.blocked() == 0 {
         EXIT_OK
@@ -492,10 +585,12 @@ fn aws_options(aws: &AwsArgs) -> tflock::verify::Options {
 
 /// Runs the lock checks on the backends to migrate, and asks each of their
 /// buckets whether versioning is on (for the next steps).
-fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<Checked> {
+fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs, ui: Ui) -> Result<Checked> {
     let options = aws_options(aws);
     let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
     let runtime = tokio_runtime()?;
+    let migrating = repo.count(tflock::plan::Action::Migrate);
+    let bar = ui.waiting(format!("checking locks of {migrating} backends in AWS"));
     let found = runtime.block_on(tflock::verify::verify_plan(
         repo,
         |b| b.action == tflock::plan::Action::Migrate,
@@ -519,6 +614,9 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<Checked> {
         &options,
         counter.clone(),
     ));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     let note = format!(
         "Lock checks: {states} {} checked, {} {} blocked ({} AWS requests).",
         if states == 1 { "state" } else { "states" },
@@ -533,15 +631,25 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs) -> Result<Checked> {
     Ok(Checked { note, versioning })
 }
 
-/// The offline pipeline: discover, parse and plan, then the preflight checks.
-fn scan_and_preflight(roots: &[PathBuf], cwd: &Path, strategy: Strategy, bump: bool) -> RepoPlan {
-    let mut repo = tflock::scan(roots, cwd, strategy);
+/// The preflight checks on a scanned plan.
+fn preflight(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, bump: bool) {
     let options = tflock::preflight::Options {
         strategy,
         bump_required_version: bump,
     };
-    tflock::preflight::run(&mut repo, cwd, &options);
-    repo
+    tflock::preflight::run(repo, cwd, &options);
+}
+
+/// "0.42s", "12.3s", "2m 05s".
+fn elapsed(started: std::time::Instant) -> String {
+    let d = started.elapsed();
+    if d.as_secs() >= 60 {
+        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    } else if d.as_secs() >= 10 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
 }
 
 fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
@@ -552,10 +660,9 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn locks(args: LocksArgs, cwd: &Path, style: Style) -> Result<u8> {
-    let roots = roots(&args.paths);
-    missing_roots(&roots)?;
-    let mut repo = tflock::scan(&roots, cwd, Strategy::Replace);
+fn locks(args: LocksArgs, cwd: &Path, ui: Ui) -> Result<u8> {
+    let style = ui.style;
+    let mut repo = scan(&args.select, cwd, Strategy::Replace, ui)?;
     print_problems(&repo);
     let options = tflock::verify::Options {
         timeout: std::time::Duration::from_secs(args.aws_timeout.max(1)),
@@ -589,11 +696,9 @@ fn locks(args: LocksArgs, cwd: &Path, style: Style) -> Result<u8> {
     })
 }
 
-fn status(args: StatusArgs, cwd: &Path) -> Result<u8> {
+fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     use tflock::status::{self, TableSource};
-    let roots = roots(&args.paths);
-    missing_roots(&roots)?;
-    let repo = tflock::scan(&roots, cwd, Strategy::Replace);
+    let repo = scan(&args.select, cwd, Strategy::Replace, ui)?;
     print_problems(&repo);
     let mut sources = status::configured_tables(&repo);
     for file in &args.rollback_files {

@@ -1,7 +1,9 @@
 //! Discover stage: walk the given paths in parallel, classify files, and skip the
 //! ones that cannot hold a backend before anything is parsed.
 
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
+use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -79,12 +81,56 @@ pub enum Skip {
     Irrelevant,
 }
 
+/// Which part of the tree a run covers (`--include`, `--exclude`, `--max-depth`).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// A file is read only if its display path matches one of these (when any).
+    pub include: Option<GlobSet>,
+    /// Files and whole folders whose display path matches are skipped.
+    pub exclude: Option<GlobSet>,
+    pub max_depth: Option<usize>,
+}
+
+impl Selection {
+    pub fn new(
+        include: &[String],
+        exclude: &[String],
+        max_depth: Option<usize>,
+    ) -> Result<Selection, globset::Error> {
+        let set = |globs: &[String]| -> Result<Option<GlobSet>, globset::Error> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut builder = GlobSetBuilder::new();
+            for g in globs {
+                builder.add(Glob::new(g.trim_start_matches("./"))?);
+            }
+            builder.build().map(Some)
+        };
+        Ok(Selection {
+            include: set(include)?,
+            exclude: set(exclude)?,
+            max_depth,
+        })
+    }
+
+    fn excluded(&self, display: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|g| g.is_match(display))
+    }
+
+    fn included(&self, display: &str) -> bool {
+        self.include.as_ref().is_none_or(|g| g.is_match(display))
+    }
+}
+
 /// Walks `roots` in parallel and calls `visit` on every candidate file, on the
 /// walker's threads. Results come back sorted by display path, so output is
-/// deterministic whatever the scheduling.
+/// deterministic whatever the scheduling. `progress` counts the files seen.
 pub fn walk<T: Send>(
     roots: &[PathBuf],
     cwd: &Path,
+    selection: &Selection,
+    progress: Option<&ProgressBar>,
     visit: impl Fn(Candidate) -> Option<T> + Sync,
 ) -> Vec<(String, T)> {
     let Some((first, rest)) = roots.split_first() else {
@@ -94,13 +140,19 @@ pub fn walk<T: Send>(
     for root in rest {
         builder.add(root);
     }
+    let pruned = selection.clone();
+    let base = cwd.to_path_buf();
     builder
         .hidden(false)
         .require_git(false)
         .follow_links(false)
-        .filter_entry(|entry| {
+        .max_depth(selection.max_depth)
+        .filter_entry(move |entry| {
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir && entry.depth() > 0 && SKIPPED_DIRS.iter().any(|d| entry.file_name() == *d))
+            if is_dir && entry.depth() > 0 && SKIPPED_DIRS.iter().any(|d| entry.file_name() == *d) {
+                return false;
+            }
+            entry.depth() == 0 || !pruned.excluded(&display_path(entry.path(), &base))
         });
     let found = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
@@ -113,11 +165,17 @@ pub fn walk<T: Send>(
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return WalkState::Continue;
             }
+            if let Some(bar) = progress {
+                bar.inc(1);
+            }
             let path = entry.into_path();
             let Some(kind) = FileKind::of(&path) else {
                 return WalkState::Continue;
             };
             let display = display_path(&path, cwd);
+            if !selection.included(&display) {
+                return WalkState::Continue;
+            }
             if let Some(result) = visit(Candidate {
                 path,
                 display: display.clone(),

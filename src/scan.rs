@@ -4,7 +4,7 @@
 //! files that hold no backend are dropped there, so memory follows the backends,
 //! not the size of the tree.
 
-use crate::discover::{self, Candidate, FileKind, MAX_FILE_BYTES};
+use crate::discover::{self, Candidate, FileKind, MAX_FILE_BYTES, Selection};
 use crate::parse::{self, Backend};
 use crate::plan::{self, Action, Edit, Strategy};
 use crate::preflight::Finding;
@@ -145,7 +145,18 @@ pub enum FileOutcome {
 
 /// Discovers, parses and plans every backend below `roots`.
 pub fn scan(roots: &[PathBuf], cwd: &Path, strategy: Strategy) -> RepoPlan {
-    let visited = discover::walk(roots, cwd, |candidate| {
+    scan_with(roots, cwd, strategy, &Selection::default(), None)
+}
+
+/// `scan` over a selection of the tree, counting files on a progress bar.
+pub fn scan_with(
+    roots: &[PathBuf],
+    cwd: &Path,
+    strategy: Strategy,
+    selection: &Selection,
+    progress: Option<&indicatif::ProgressBar>,
+) -> RepoPlan {
+    let visited = discover::walk(roots, cwd, selection, progress, |candidate| {
         let (outcome, unit, facts) = plan_file(candidate, cwd, strategy);
         (outcome.is_some() || unit.is_some() || !facts.is_empty()).then_some((outcome, unit, facts))
     });

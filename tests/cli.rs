@@ -1287,3 +1287,128 @@ fn secrets_in_a_backend_block_never_appear_in_plan_output() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Repository scale: progress and selection
+// ---------------------------------------------------------------------------
+
+#[test]
+fn progress_shows_on_a_terminal_only_and_never_with_quiet() {
+    let dir = sample_tree();
+    let Some(shown) = run_on_terminal(dir.path(), "plan --offline", false) else {
+        eprintln!("SKIPPED progress_shows_on_a_terminal_only: script(1) unavailable");
+        return;
+    };
+    assert!(
+        shown.contains("scanning:"),
+        "no progress on a terminal:\n{shown}"
+    );
+    let quiet = run_on_terminal(dir.path(), "plan --offline --quiet", false).unwrap();
+    assert!(
+        !quiet.contains("scanning:"),
+        "--quiet still shows progress:\n{quiet}"
+    );
+    // Off a terminal (stderr is a pipe here), nothing but plain text.
+    let mut cmd = common::tflock_command(dir.path(), &["plan", "--offline"]);
+    cmd.env_remove("NO_COLOR");
+    let piped = common::output_within(&mut cmd, LIMIT);
+    assert!(!stderr(&piped).contains("scanning"), "{}", stderr(&piped));
+    assert!(!has_ansi(&stderr(&piped)) && !has_ansi(&stdout(&piped)));
+}
+
+fn planned_files(dir: &Path, args: &[&str]) -> Vec<String> {
+    let (_, doc) = json_plan(dir, args);
+    let mut files: Vec<String> = doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["file"].as_str().unwrap().to_string())
+        .collect();
+    files.dedup();
+    files
+}
+
+#[test]
+fn include_exclude_and_max_depth_select_part_of_the_tree() {
+    let dir = sample_tree();
+    let all = planned_files(dir.path(), &[]);
+    assert!(
+        all.contains(&"done/main.tf".to_string()) && all.len() > 3,
+        "{all:?}"
+    );
+
+    let only = planned_files(dir.path(), &["--include", "live/app/**"]);
+    assert_eq!(only, ["live/app/main.tf", "live/app/prod.tfbackend"]);
+
+    let without = planned_files(dir.path(), &["--exclude", "live/**"]);
+    assert!(
+        without.iter().all(|f| !f.starts_with("live/")),
+        "{without:?}"
+    );
+    assert!(without.contains(&"done/main.tf".to_string()));
+
+    // A folder excluded by name is pruned, whatever is inside.
+    let pruned = planned_files(dir.path(), &["--exclude", "live/tg"]);
+    assert!(
+        !pruned.contains(&"live/tg/terragrunt.hcl".to_string()),
+        "{pruned:?}"
+    );
+    assert!(pruned.contains(&"live/app/main.tf".to_string()));
+
+    // Depth 2 from `.`: `done/main.tf` (depth 2) yes, `live/app/main.tf` (3) no.
+    let shallow = planned_files(dir.path(), &["--max-depth", "2"]);
+    assert!(shallow.contains(&"done/main.tf".to_string()), "{shallow:?}");
+    assert!(
+        !shallow.iter().any(|f| f.starts_with("live/")),
+        "{shallow:?}"
+    );
+
+    let bad = run(dir.path(), &["plan", "--offline", "--include", "a[b"]);
+    assert_code(&bad, 1);
+    assert!(stderr(&bad).contains("glob"), "{}", stderr(&bad));
+}
+
+#[test]
+fn paths_can_come_from_standard_input() {
+    use std::io::Write;
+    let dir = sample_tree();
+    let mut child =
+        common::tflock_command(dir.path(), &["plan", "--offline", "--format", "json", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    // As `git diff --name-only` would list them: a file, a folder, a deleted file.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"live/app/main.tf\nlive/tg\n\ngone/deleted.tf\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_code(&out, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let files: Vec<&str> = doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["live/app/main.tf", "live/tg/terragrunt.hcl"]);
+}
+
+#[test]
+fn the_text_summary_says_how_long_it_took() {
+    let dir = sample_tree();
+    let out = common::output_within(
+        &mut common::tflock_command(dir.path(), &["plan", "--offline"]),
+        LIMIT,
+    );
+    let text = stdout(&out);
+    let took = text
+        .lines()
+        .find(|l| l.starts_with("Took "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(took.ends_with("s."), "{took}");
+}

@@ -25,7 +25,26 @@ pub fn tflock(dir: &Path, args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
         .output()
+        .map(|mut out| {
+            out.stdout = without_timings(&out.stdout);
+            out
+        })
         .expect("run tflock")
+}
+
+/// The elapsed time ends every text plan ("Took 0.42s."); snapshots hide it.
+pub fn without_timings(stdout: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(stdout);
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.starts_with("Took ") && line.trim_end().ends_with("s.") {
+                "Took [ELAPSED].\n".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<String>()
+        .into_bytes()
 }
 
 pub fn stdout(o: &Output) -> String {
