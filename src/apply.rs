@@ -72,6 +72,12 @@ pub fn apply(
     if !changed.is_empty() {
         return Err(ApplyError::ChangedSincePlan(changed));
     }
+    for f in files {
+        check_write_target(&f.fs_path, &rollback.root).map_err(|source| WriteError::Io {
+            path: f.path.clone(),
+            source,
+        })?;
+    }
     let rollback_error = |path: &Path| {
         let path = path.display().to_string();
         move |source| ApplyError::RollbackFile { path, source }
@@ -91,6 +97,50 @@ pub fn apply(
         })
         .collect();
     write_all(&writes)?;
+    Ok(())
+}
+
+/// A path from a plan or rollback file, checked to stay below the directory it
+/// is relative to: no absolute paths, no `..`, nothing but plain names.
+pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let p = Path::new(path);
+    if path.is_empty()
+        || p.components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!(
+            "{path}: refused: paths in plan and rollback files must stay below their root \
+             (no absolute paths, no `..`)"
+        ));
+    }
+    Ok(p.to_path_buf())
+}
+
+/// Refuses to write through a symbolic link, or into a folder that resolves
+/// outside `root` (a symlinked parent): tflock only replaces regular files it read.
+pub fn check_write_target(path: &Path, root: &Path) -> std::io::Result<()> {
+    let refuse = |why: String| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why);
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.file_type().is_file() {
+        return Err(refuse(
+            "not a regular file (a symbolic link or folder); not written".into(),
+        ));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (Ok(parent), Ok(root)) = (parent.canonicalize(), root.canonicalize()) else {
+        return Ok(());
+    };
+    if !parent.starts_with(&root) {
+        return Err(refuse(format!(
+            "its folder resolves to {}, outside {}; not written",
+            parent.display(),
+            root.display()
+        )));
+    }
     Ok(())
 }
 

@@ -320,8 +320,21 @@ fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
             .iter()
             .map(|f| (f.path.clone(), f.original.clone(), f.new_text.clone()))
             .collect();
-        apply::write_atomic(patch, report::patch(&diffs).as_bytes())
+        let (text, caveats) = report::patch(&diffs);
+        apply::write_atomic(patch, text.as_bytes())
             .with_context(|| format!("{}: cannot write patch", patch.display()))?;
+        for (path, caveat) in caveats {
+            match caveat {
+                report::patch::Caveat::Redacted => eprintln!(
+                    "{path}: a line that changes holds a secret value; the patch redacts it, so \
+                     `git apply` will refuse that hunk: apply this file with `tflock apply`"
+                ),
+                report::patch::Caveat::NeedsUnidiffZero => eprintln!(
+                    "{path}: secret lines were left out of a hunk's context; apply the patch \
+                     with `git apply --unidiff-zero`"
+                ),
+            }
+        }
     }
     Ok(if !repo.problems.is_empty() || repo.blocked() > 0 {
         EXIT_ERROR
@@ -793,6 +806,7 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
                 eprintln!("{path}: changed since the apply; restoring anyway (--force)")
             }
             FileState::Missing(why) => eprintln!("{path}: {why}; restoring anyway (--force)"),
+            FileState::Refused(why) => bail!("{why}; nothing was written"),
         }
     }
     if !refused.is_empty() {
@@ -850,7 +864,7 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
         print("\nRollback cancelled.\n")?;
         return Ok(EXIT_ERROR);
     }
-    let restored = rollback::restore(&steps, args.force)?;
+    let restored = rollback::restore(&steps, args.force, &plan.root)?;
     let repaired = if repairs.is_empty() {
         0
     } else {

@@ -108,7 +108,12 @@ impl SavedPlan {
 }
 
 fn resolve_file(saved: &SavedFile, root: &Path) -> Result<FilePlan, PlanFileError> {
-    let fs_path = root.join(&saved.path);
+    let relative =
+        crate::apply::safe_relative(&saved.path).map_err(|message| PlanFileError::BadEdits {
+            path: saved.path.clone(),
+            message,
+        })?;
+    let fs_path = root.join(relative);
     let bytes = std::fs::read(&fs_path).map_err(|source| PlanFileError::ReadTarget {
         path: saved.path.clone(),
         source,

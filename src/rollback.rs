@@ -223,6 +223,8 @@ pub enum FileState {
     ChangedSince,
     /// Gone, or unreadable.
     Missing(String),
+    /// Its path escapes the root: never written, even with --force.
+    Refused(String),
 }
 
 /// One file's rollback decision with the text it holds now.
@@ -240,6 +242,14 @@ pub fn inspect(plan: &RollbackPlan) -> Vec<RestoreStep> {
         .iter()
         .map(|file| {
             let fs_path = plan.root.join(&file.path);
+            if let Err(why) = apply::safe_relative(&file.path) {
+                return RestoreStep {
+                    file: file.clone(),
+                    fs_path,
+                    state: FileState::Refused(why),
+                    current: None,
+                };
+            }
             let (state, current) = match std::fs::read(&fs_path) {
                 Ok(bytes) => {
                     let sha = sha256_hex(&bytes);
@@ -266,13 +276,13 @@ pub fn inspect(plan: &RollbackPlan) -> Vec<RestoreStep> {
 
 /// Restores the original bytes of every step that needs it, atomically per file;
 /// if any write fails, the files already restored are put back as they were.
-pub fn restore(steps: &[RestoreStep], force: bool) -> Result<usize, WriteError> {
+pub fn restore(steps: &[RestoreStep], force: bool, root: &Path) -> Result<usize, WriteError> {
     let writes: Vec<apply::Write> = steps
         .iter()
         .filter(|s| match &s.state {
             FileState::AsApplied => true,
             FileState::ChangedSince | FileState::Missing(_) => force,
-            FileState::AlreadyRestored => false,
+            FileState::AlreadyRestored | FileState::Refused(_) => false,
         })
         .map(|s| apply::Write {
             path: s.file.path.clone(),
@@ -281,6 +291,12 @@ pub fn restore(steps: &[RestoreStep], force: bool) -> Result<usize, WriteError> 
             new_bytes: s.file.original.clone().into_bytes(),
         })
         .collect();
+    for w in writes.iter().filter(|w| w.previous.is_some()) {
+        apply::check_write_target(&w.fs_path, root).map_err(|source| WriteError::Io {
+            path: w.path.clone(),
+            source,
+        })?;
+    }
     apply::write_all(&writes)?;
     Ok(writes.len())
 }

@@ -253,6 +253,18 @@ pub fn plan_bytes(candidate: Candidate, bytes: Vec<u8>, strategy: Strategy) -> O
         ))
     };
     discover::worth_parsing(candidate.kind, &bytes).ok()?;
+    if candidate.kind != FileKind::TerraformJson
+        && let Some((line, length)) = longest_line_over(&bytes, MAX_HCL_LINE_BYTES)
+    {
+        return fail(
+            line,
+            1,
+            format!(
+                "line is {length} bytes long, over the {} KiB limit for HCL configuration; not parsed",
+                MAX_HCL_LINE_BYTES / 1024
+            ),
+        );
+    }
     if let Some(nul) = memchr::memchr(0, &bytes) {
         let (line, column) = position(&bytes, nul);
         return fail(
@@ -382,6 +394,25 @@ fn internal(path: &str, message: String) -> Problem {
         column: 1,
         message: format!("internal error: {message} (please report this)"),
     }
+}
+
+/// No hand-written HCL has lines this long; such a file is generated or hostile,
+/// and the alignment logic would spend its time on it for nothing.
+const MAX_HCL_LINE_BYTES: usize = 64 * 1024;
+
+/// The first line longer than `limit` bytes: (1-based line, its length).
+fn longest_line_over(bytes: &[u8], limit: usize) -> Option<(usize, usize)> {
+    let mut start = 0;
+    for (i, end) in memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .enumerate()
+    {
+        if end - start > limit {
+            return Some((i + 1, end - start));
+        }
+        start = end + 1;
+    }
+    None
 }
 
 /// 1-based line and column of a byte offset in possibly invalid UTF-8.

@@ -14,7 +14,10 @@
 //!
 //! Cases with bad input files list them below; their plan and apply must report
 //! each one as `path:line:col: message`, leave it untouched, still migrate the
-//! good files, and exit 1.
+//! good files, and exit 1. Cases whose backends the preflight blocks (issue 6)
+//! list those backends' files: plan and apply exit 1, each of them (and no other
+//! backend) is `blocked` with a reason, and every preflight finding points at a
+//! line and column that exist and names a file that apply left alone.
 //!
 //! A fixture file named `_gitignore` is copied as `.gitignore` (a real one would
 //! keep the ignored fixture files out of this repository too).
@@ -29,12 +32,14 @@ const STRATEGIES: [&str; 2] = ["replace", "dual"];
 
 /// One test per case, so a failure names its case; `CASES` lists them all.
 macro_rules! cases {
-    ($($test:ident => $name:literal $(, bad = [$($bad:literal),* $(,)?])?;)*) => {
+    ($($test:ident => $name:literal
+        $(, bad = [$($bad:literal),* $(,)?])?
+        $(, blocked = [$($blocked:literal),* $(,)?])?;)*) => {
         const CASES: &[&str] = &[$($name),*];
         $(
             #[test]
             fn $test() {
-                run_case($name, &[$($($bad),*)?]);
+                run_case($name, &[$($($bad),*)?], &[$($($blocked),*)?]);
             }
         )*
     };
@@ -89,6 +94,36 @@ cases! {
     bad_utf8 => "bad-utf8", bad = ["latin1/main.tf"];
     bad_binary => "bad-binary", bad = ["blob/main.tf", "blob/state.s3.tfbackend"];
     bad_json => "bad-json", bad = ["broken/main.tf.json"];
+    // Preflight (issue 6): what decides the Terraform/OpenTofu version.
+    version_required_admits => "version-required-admits", blocked = ["network/backend.tf"];
+    version_required_excludes => "version-required-excludes";
+    version_pin_terraform_version => "version-pin-terraform-version", blocked = ["app/main.tf"];
+    version_pin_latest => "version-pin-latest";
+    version_pin_opentofu_version => "version-pin-opentofu-version", blocked = ["old/main.tofu"];
+    version_pin_tool_versions_parent => "version-pin-tool-versions-parent",
+        blocked = ["envs/prod/network/main.tf"];
+    // Hand-written snapshot: the reason names root.hcl's constraint once, not once
+    // per unit that includes it.
+    version_terragrunt_constraint => "version-terragrunt-constraint", blocked = ["live/root.hcl"];
+    // Hand-written replace/, dual/ and snapshots: the unit's own
+    // terraform_version_constraint replaces the one of the root it includes
+    // (Terragrunt's shallow merge), so the root's `>= 1.4` does not block.
+    version_terragrunt_constraint_override => "version-terragrunt-constraint-override";
+    version_unparseable => "version-unparseable", blocked = ["app/backend.tf"];
+    version_bump => "version-bump",
+        blocked = ["pessimistic/main.tf", "pinned/main.tf", "terraform/backend.tf", "tofu/main.tofu"];
+    // Preflight: Terragrunt generate blocks, generated files, units.
+    generate_heredoc => "generate-heredoc";
+    // Hand-written replace/, dual/ and snapshots: the `required_version` inside the
+    // generate heredoc is part of the module Terragrunt generates, and admits 1.5.
+    generate_heredoc_required_version => "generate-heredoc-required-version",
+        blocked = ["app/terragrunt.hcl"];
+    generated_file_signature => "generated-file-signature";
+    terragrunt_units => "terragrunt-units";
+    // Preflight: CI and scripts; OpenTofu.
+    ci_references => "ci-references";
+    tofu_twin => "tofu-twin";
+    tofu_var_bucket => "tofu-var-bucket";
 }
 
 #[test]
@@ -110,10 +145,12 @@ fn every_fixture_case_has_a_test() {
 }
 
 /// Runs both strategies, even when the first fails, then reports every failure.
-fn run_case(case: &str, bad: &[&str]) {
+fn run_case(case: &str, bad: &[&str], blocked: &[&str]) {
     let failed: Vec<&str> = STRATEGIES
         .into_iter()
-        .filter(|strategy| std::panic::catch_unwind(|| run_strategy(case, strategy, bad)).is_err())
+        .filter(|strategy| {
+            std::panic::catch_unwind(|| run_strategy(case, strategy, bad, blocked)).is_err()
+        })
         .collect();
     assert!(
         failed.is_empty(),
@@ -122,7 +159,7 @@ fn run_case(case: &str, bad: &[&str]) {
     );
 }
 
-fn run_strategy(case: &str, strategy: &str, bad: &[&str]) {
+fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
     let case_dir = fixtures().join("cases").join(case);
     let input = fixture_tree(&case_dir.join("in"));
     let expected = fixture_tree(&case_dir.join(strategy));
@@ -131,7 +168,11 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str]) {
     let work = tmp.path().join("repo");
     materialize(&case_dir.join("in"), &work);
     let rollback_file = tmp.path().join("rollback.json");
-    let expect_exit = if bad.is_empty() { 0 } else { 1 };
+    let expect_exit = if bad.is_empty() && blocked.is_empty() {
+        0
+    } else {
+        1
+    };
 
     // 1. The plan, as text and JSON.
     let text = tflock(&work, &["plan", "--offline", "--strategy", strategy]);
@@ -172,6 +213,8 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str]) {
             "{ctx}: JSON errors miss {b}: {errors:?}"
         );
     }
+    assert_blocked(&ctx, &doc, &stdout(&text), blocked);
+    let findings = assert_findings(&ctx, &doc, &input);
 
     // 2. Apply, and compare the whole tree.
     let rollback_arg = rollback_file.to_str().unwrap();
@@ -196,6 +239,13 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str]) {
     assert_problems(&ctx, "apply", &stderr(&applied), bad, &input);
     let actual = fixture_tree(&work);
     assert_same_tree(&ctx, "the expected tree", &expected, &actual);
+    for f in &findings {
+        assert_eq!(
+            file(&input, f),
+            file(&actual, f),
+            "{ctx}: {f}, named by a ci-reference or generated-file finding, was changed"
+        );
+    }
     for b in bad {
         assert_eq!(
             file(&input, b),
@@ -313,6 +363,101 @@ fn assert_problems(ctx: &str, what: &str, stderr: &str, bad: &[&str], input: &Tr
             );
         }
     }
+}
+
+/// Exactly the backends in `blocked` are `blocked`, each with a reason (in JSON
+/// and as a `blocked: ` line of the text plan); the others have no reason.
+fn assert_blocked(ctx: &str, doc: &serde_json::Value, text: &str, blocked: &[&str]) {
+    let backends = doc["backends"].as_array().expect("backends array");
+    for b in backends {
+        let path = b["file"].as_str().unwrap_or_default();
+        let is_blocked = b["action"] == "blocked";
+        assert_eq!(
+            is_blocked,
+            blocked.contains(&path),
+            "{ctx}: backend {path} is {} (expected blocked: {blocked:?})",
+            b["action"]
+        );
+        if is_blocked {
+            let reason = b["reason"].as_str().unwrap_or_default();
+            assert!(
+                reason.len() > 10,
+                "{ctx}: blocked {path} has no reason: {b}"
+            );
+            assert!(
+                text.lines()
+                    .any(|l| l.trim_start() == format!("blocked: {reason}")),
+                "{ctx}: the text plan has no `blocked: {reason}` line:\n{text}"
+            );
+        } else {
+            assert!(b["reason"].is_null(), "{ctx}: {path} has a reason: {b}");
+        }
+    }
+    for path in blocked {
+        assert!(
+            backends.iter().any(|b| b["file"] == *path),
+            "{ctx}: no backend in {path}"
+        );
+    }
+    assert_eq!(
+        doc["summary"]["blocked"].as_u64(),
+        Some(blocked.len() as u64),
+        "{ctx}: summary.blocked"
+    );
+}
+
+/// Every preflight finding has a known kind, and a line and column that exist in
+/// its file when that file is in the tree (a version pin may live above it).
+/// Returns the files that ci-reference and generated-file findings name: tflock
+/// must never write them.
+fn assert_findings(ctx: &str, doc: &serde_json::Value, input: &Tree) -> Vec<String> {
+    let findings = doc["preflight"].as_array().expect("preflight array");
+    assert_eq!(
+        doc["summary"]["preflight_findings"].as_u64(),
+        Some(findings.len() as u64),
+        "{ctx}: summary.preflight_findings"
+    );
+    let mut untouchable = Vec::new();
+    for f in findings {
+        let kind = f["kind"].as_str().unwrap_or_default();
+        assert!(
+            ["ci-reference", "generated-file", "opentofu-twin", "version"].contains(&kind),
+            "{ctx}: unknown finding kind: {f}"
+        );
+        assert!(
+            f["message"].as_str().is_some_and(|m| m.len() > 10),
+            "{ctx}: finding without a message: {f}"
+        );
+        let path = f["path"].as_str().expect("finding path");
+        let (Some(l), Some(c)) = (f["line"].as_u64(), f["column"].as_u64()) else {
+            panic!("{ctx}: finding without line and column: {f}");
+        };
+        let (l, c) = (l as usize, c as usize);
+        if let Some(bytes) = file(input, path) {
+            let text = String::from_utf8_lossy(bytes);
+            let lines: Vec<&str> = text.split('\n').collect();
+            assert!(
+                l >= 1 && l <= lines.len(),
+                "{ctx}: finding line {l} is outside {path}: {f}"
+            );
+            let width = lines[l - 1].trim_end_matches('\r').chars().count();
+            assert!(
+                c >= 1 && c <= width + 1,
+                "{ctx}: finding column {c} is outside line {l} of {path}: {f}"
+            );
+        } else {
+            assert!(
+                path.starts_with("../"),
+                "{ctx}: finding names a file that is not in the tree: {f}"
+            );
+        }
+        if kind == "ci-reference" || kind == "generated-file" {
+            untouchable.push(path.to_string());
+        }
+    }
+    untouchable.sort();
+    untouchable.dedup();
+    untouchable
 }
 
 type Tree = Vec<(String, Vec<u8>)>;
@@ -581,4 +726,186 @@ fn unreadable_file_is_reported_and_left_alone() {
         &fixture_tree(&case_dir.join("replace")),
         &fixture_tree(&work),
     );
+}
+
+// ---------------------------------------------------------------------------
+// Flags: `--bump-required-version` (issue 6).
+
+/// `fixtures/cases/version-bump` with `--bump-required-version`: its expected
+/// trees are `replace-bump/` and `dual-bump/` beside the usual three. A
+/// `required_version` that admits Terraform < 1.10 is raised to 1.11 for
+/// `replace` (where the lockfile is no longer experimental) and to 1.10 for
+/// `dual`, in a `.tofu` file to 1.10 with either; the realigned trailing comment
+/// keeps the file `terraform fmt`-clean. `~> 1.5.0` admits nothing at or above
+/// 1.10, so it is not bumped and stays blocked; a `.terraform-version` pin below
+/// 1.10 is never edited and keeps its module blocked (its `required_version`,
+/// bumpable, is left alone too). The patch from `plan --patch` produces the same
+/// tree as apply.
+#[test]
+fn bump_required_version() {
+    let failed: Vec<&str> = STRATEGIES
+        .into_iter()
+        .filter(|strategy| std::panic::catch_unwind(|| bump_strategy(strategy)).is_err())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "version-bump --bump-required-version: failed with --strategy {} (details above)",
+        failed.join(", --strategy ")
+    );
+}
+
+fn bump_strategy(strategy: &str) {
+    let case_dir = fixtures().join("cases").join("version-bump");
+    let input = fixture_tree(&case_dir.join("in"));
+    let expected = fixture_tree(&case_dir.join(format!("{strategy}-bump")));
+    let ctx = format!("version-bump (--strategy {strategy} --bump-required-version)");
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("repo");
+    materialize(&case_dir.join("in"), &work);
+    let patch = tmp.path().join("bump.patch");
+    let rollback_file = tmp.path().join("rollback.json");
+    let plan_args = [
+        "plan",
+        "--offline",
+        "--strategy",
+        strategy,
+        "--bump-required-version",
+    ];
+
+    // The plan: two backends migrate, two stay blocked (exit 1).
+    let text = tflock(
+        &work,
+        &[&plan_args[..], &["--patch", patch.to_str().unwrap()]].concat(),
+    );
+    let json = tflock(&work, &[&plan_args[..], &["--format", "json"]].concat());
+    let snapshot = format!(
+        "== tflock {}\n{}\n== tflock {} --format json\n{}",
+        plan_args.join(" "),
+        shown(&text),
+        plan_args.join(" "),
+        shown(&json)
+    )
+    .replace(&tmp.path().display().to_string(), "[TMP]");
+    insta::with_settings!({ description => format!("fixtures/cases/version-bump, --strategy {strategy} --bump-required-version"), omit_expression => true }, {
+        insta::assert_snapshot!(format!("version-bump__{strategy}_bump"), snapshot);
+    });
+    assert_eq!(code(&text), 1, "{ctx}: plan\n{}", shown(&text));
+    assert_eq!(
+        code(&json),
+        1,
+        "{ctx}: plan --format json\n{}",
+        shown(&json)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&json))
+        .unwrap_or_else(|e| panic!("{ctx}: plan JSON does not parse: {e}\n{}", shown(&json)));
+    assert_blocked(
+        &ctx,
+        &doc,
+        &stdout(&text),
+        &["pessimistic/main.tf", "pinned/main.tf"],
+    );
+    let reason = |file: &str| {
+        doc["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["file"] == file)
+            .and_then(|b| b["reason"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let pessimistic = reason("pessimistic/main.tf");
+    assert!(
+        pessimistic.contains("pessimistic/main.tf:2") && pessimistic.contains("\"~> 1.5.0\""),
+        "{ctx}: the ~> 1.5.0 reason names neither constraint nor file:line: {pessimistic}"
+    );
+    let pinned = reason("pinned/main.tf");
+    assert!(
+        pinned.contains("pinned/.terraform-version:1") && pinned.contains("1.5.7"),
+        "{ctx}: the pin reason names neither version nor file:line: {pinned}"
+    );
+
+    // Apply writes the expected tree; the bumped files stay fmt-clean.
+    let applied = tflock(
+        &work,
+        &[
+            "apply",
+            "--strategy",
+            strategy,
+            "--skip-lock-check",
+            "--auto-approve",
+            "--bump-required-version",
+            "--rollback-file",
+            rollback_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&applied), 1, "{ctx}: apply\n{}", shown(&applied));
+    let actual = fixture_tree(&work);
+    assert_same_tree(&ctx, &format!("{strategy}-bump/"), &expected, &actual);
+    let floor = if strategy == "replace" {
+        "1.11"
+    } else {
+        "1.10"
+    };
+    let versions = String::from_utf8_lossy(file(&actual, "terraform/versions.tf").unwrap());
+    assert!(
+        versions.contains(&format!(
+            "  required_version = \">= {floor}\" # platform minimum\n"
+        )),
+        "{ctx}: terraform/versions.tf not raised to {floor}:\n{versions}"
+    );
+    let tofu = String::from_utf8_lossy(file(&actual, "tofu/main.tofu").unwrap());
+    assert!(
+        tofu.contains("  required_version = \">= 1.10.0, < 2.0.0\"\n"),
+        "{ctx}: tofu/main.tofu not raised to 1.10:\n{tofu}"
+    );
+    for untouched in [
+        "pessimistic/main.tf",
+        "pinned/main.tf",
+        "pinned/.terraform-version",
+    ] {
+        assert_eq!(
+            file(&input, untouched),
+            file(&actual, untouched),
+            "{ctx}: {untouched} was changed"
+        );
+    }
+    check_with_reference(&ctx, &input, &actual);
+
+    // The patch from the plan makes the same tree.
+    let patched = tmp.path().join("patched");
+    materialize(&case_dir.join("in"), &patched);
+    let git = std::process::Command::new("git")
+        .args(["apply", patch.to_str().unwrap()])
+        .current_dir(&patched)
+        .output()
+        .expect("run git apply");
+    assert!(git.status.success(), "{ctx}: git apply\n{}", shown(&git));
+    assert_same_tree(
+        &ctx,
+        "the tree patched with --patch",
+        &expected,
+        &fixture_tree(&patched),
+    );
+
+    // Nothing left to change, and rollback restores in/.
+    let again = tflock(&work, &[&plan_args[..], &["--format", "json"]].concat());
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    assert_eq!(
+        doc["summary"]["files_changed"],
+        0,
+        "{ctx}: second plan still changes files\n{}",
+        shown(&again)
+    );
+    let restored = tflock(
+        &work,
+        &[
+            "rollback",
+            rollback_file.to_str().unwrap(),
+            "--auto-approve",
+            "--files-only",
+        ],
+    );
+    assert_eq!(code(&restored), 0, "{ctx}: rollback\n{}", shown(&restored));
+    assert_same_tree(&ctx, "in/ after rollback", &input, &fixture_tree(&work));
 }

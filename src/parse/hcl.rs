@@ -90,6 +90,55 @@ pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> 
     Ok(backends)
 }
 
+/// The `terraform` blocks inside Terragrunt `generate` heredocs (where a
+/// `required_version` can be written).
+pub fn generated_terraform_blocks(source: &Source) -> Result<Vec<Body>, ParseError> {
+    let doc = parse_document(source)?;
+    let mut bodies = Vec::new();
+    for block in doc.blocks().filter(|b| b.has_ident("generate")) {
+        let Some(attr) = block.body.get_attribute("contents") else {
+            continue;
+        };
+        let Some((inner_start, inner)) = heredoc_inner(source, source.bom, &attr.value)? else {
+            continue;
+        };
+        let Ok(inner_doc) = inner.parse::<structure::Body>() else {
+            continue;
+        };
+        for terraform in inner_doc.blocks().filter(|b| b.has_ident("terraform")) {
+            let span = shift(terraform.span(), inner_start)?;
+            bodies.push(block_body(source, inner_start, &terraform.body, span)?);
+        }
+    }
+    Ok(bodies)
+}
+
+/// The raw text inside a heredoc value and where it starts in the file.
+fn heredoc_inner<'s>(
+    source: &'s Source,
+    base: usize,
+    contents: &Expression,
+) -> Result<Option<(usize, &'s str)>, ParseError> {
+    let Expression::HeredocTemplate(_) = contents else {
+        return Ok(None);
+    };
+    let span = shift(contents.span(), base)?;
+    let heredoc = &source.text[span.clone()];
+    // `<<EOF\n` ... `\n  EOF`: the inside runs from after the first newline to the
+    // start of the closing delimiter's line.
+    let (Some(open), Some(close)) = (heredoc.find('\n'), heredoc.rfind('\n')) else {
+        return Ok(None);
+    };
+    if close <= open {
+        return Ok(None);
+    }
+    let inner_start = span.start + open + 1;
+    Ok(Some((
+        inner_start,
+        &source.text[inner_start..span.start + close + 1],
+    )))
+}
+
 /// A Terragrunt `generate` block whose `contents` heredoc holds a backend: the
 /// heredoc's raw text is parsed on its own and its spans shifted into the file,
 /// so edits land inside the heredoc (either `<<EOF` or `<<-EOF`).
@@ -98,21 +147,9 @@ fn generated_backends(
     base: usize,
     contents: &Expression,
 ) -> Result<Vec<Backend>, ParseError> {
-    let Expression::HeredocTemplate(_) = contents else {
+    let Some((inner_start, inner)) = heredoc_inner(source, base, contents)? else {
         return Ok(Vec::new());
     };
-    let span = shift(contents.span(), base)?;
-    let heredoc = &source.text[span.clone()];
-    // `<<EOF\n` ... `\n  EOF`: the inside runs from after the first newline to the
-    // start of the closing delimiter's line.
-    let (Some(open), Some(close)) = (heredoc.find('\n'), heredoc.rfind('\n')) else {
-        return Ok(Vec::new());
-    };
-    if close <= open {
-        return Ok(Vec::new());
-    }
-    let inner_start = span.start + open + 1;
-    let inner = &source.text[inner_start..span.start + close + 1];
     if !inner.contains("backend") {
         return Ok(Vec::new());
     }

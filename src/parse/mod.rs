@@ -140,7 +140,7 @@ impl ParseError {
     }
 }
 
-pub use hcl::{terraform_blocks, terragrunt_include};
+pub use hcl::{generated_terraform_blocks, terraform_blocks, terragrunt_include};
 
 /// The top-level attributes of an HCL file (e.g. Terragrunt's
 /// `terraform_version_constraint`).

@@ -32,6 +32,9 @@ pub struct VersionConstraint {
     pub literal: bool,
     /// A `.tofu` file: OpenTofu reads it.
     pub tofu: bool,
+    /// Written inside a Terragrunt `generate` heredoc: it applies where the
+    /// generated file lands (the units), and is not edited by tflock.
+    pub generated: bool,
 }
 
 /// A fact for the preflight.
@@ -86,8 +89,17 @@ pub fn facts_of(candidate: &Candidate, bytes: &[u8]) -> Vec<Fact> {
                     .map(Fact::Constraint),
             );
         }
-        FileKind::Terragrunt if memmem::find(bytes, b"terraform_version_constraint").is_some() => {
-            facts.extend(terragrunt_constraint(candidate, bytes).map(Fact::Constraint));
+        FileKind::Terragrunt => {
+            if memmem::find(bytes, b"terraform_version_constraint").is_some() {
+                facts.extend(terragrunt_constraint(candidate, bytes).map(Fact::Constraint));
+            }
+            if memmem::find(bytes, b"required_version").is_some() {
+                facts.extend(
+                    required_versions(candidate, bytes)
+                        .into_iter()
+                        .map(Fact::Constraint),
+                );
+            }
         }
         _ => {}
     }
@@ -113,6 +125,7 @@ fn constraint(
         text,
         literal,
         tofu: candidate.display.ends_with(".tofu"),
+        generated: candidate.kind == FileKind::Terragrunt,
     }
 }
 
@@ -121,7 +134,12 @@ fn required_versions(candidate: &Candidate, bytes: &[u8]) -> Vec<VersionConstrai
         return Vec::new();
     };
     let source = Source::new(text.to_string());
-    let Ok(blocks) = parse::terraform_blocks(&source) else {
+    let blocks = match candidate.kind {
+        // Terragrunt: the terraform blocks of `generate` heredocs.
+        FileKind::Terragrunt => parse::generated_terraform_blocks(&source),
+        _ => parse::terraform_blocks(&source),
+    };
+    let Ok(blocks) = blocks else {
         return Vec::new();
     };
     blocks

@@ -231,10 +231,15 @@ fn check_versions(
                 .iter()
                 .find(|u| &u.dir == dir)
                 .map(|u| u.includes.clone());
+            // In Terragrunt a unit's own attribute wins over the one it includes.
+            let own_tg = constraints
+                .iter()
+                .any(|c| c.dir == *dir && c.kind == ConstraintKind::TerragruntConstraint);
             for c in constraints.iter().filter(|c| {
-                c.dir == *dir
-                    || (c.kind == ConstraintKind::TerragruntConstraint
-                        && Some(&c.path) == includes.as_ref())
+                let from_root = Some(&c.path) == includes.as_ref()
+                    && (c.kind == ConstraintKind::TerragruntConstraint || c.generated);
+                let overridden = c.kind == ConstraintKind::TerragruntConstraint && own_tg;
+                c.dir == *dir || (from_root && !overridden)
             }) {
                 judged = true;
                 if let Some(blocker) = judge_constraint(c, options) {
@@ -282,6 +287,9 @@ fn check_versions(
                 ),
             });
         }
+        // The same constraint seen from several units is one reason.
+        let mut seen = BTreeSet::new();
+        blockers.retain(|b| seen.insert(b.reason.clone()));
         if blockers.is_empty() {
             continue;
         }
@@ -290,13 +298,15 @@ fn check_versions(
             bumps.extend(blockers.into_iter().filter_map(|b| b.bump));
         } else {
             b.action = Action::Blocked;
-            b.reason = Some(
-                blockers
-                    .into_iter()
-                    .map(|b| b.reason)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
+            let mut reason = blockers
+                .into_iter()
+                .map(|b| b.reason)
+                .collect::<Vec<_>>()
+                .join("; ");
+            if options.bump_required_version {
+                reason.push_str("; required_version was not raised: the other blockers remain");
+            }
+            b.reason = Some(reason);
         }
     }
     bumps
@@ -332,12 +342,12 @@ fn judge_constraint(c: &VersionConstraint, options: &Options) -> Option<Blocker>
     } else {
         LOCKFILE_FLOOR
     };
-    let bump = (c.kind == ConstraintKind::RequiredVersion)
+    let bump = (c.kind == ConstraintKind::RequiredVersion && !c.generated)
         .then(|| version::bump(&c.text, &floor).ok())
         .flatten()
         .map(|new| (c.clone(), new));
     let hint = match (&bump, c.kind) {
-        (Some(_), _) => " (--bump-required-version raises it)".to_string(),
+        (Some(_), _) => " (--bump-required-version can raise it)".to_string(),
         (None, ConstraintKind::RequiredVersion) => {
             " (cannot be raised automatically; edit it by hand)".to_string()
         }

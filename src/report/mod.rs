@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod locks;
+pub mod patch;
 pub mod markdown;
 pub mod text;
 
@@ -90,13 +91,7 @@ fn secret_value_at(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
     Some(start..j.min(bytes.len()))
 }
 
-/// The patch of a whole plan: every changed file's diff, in path order.
-pub fn patch(files: &[(String, String, String)]) -> String {
-    files
-        .iter()
-        .map(|(path, old, new)| unified_diff(path, old, new))
-        .collect()
-}
+pub use patch::patch;
 
 /// The Terragrunt units of a root backend with the state key each one gets
 /// (`path_relative_to_include()` evaluated), as (unit directory, key).
