@@ -114,11 +114,16 @@ impl RepoPlan {
     /// migrate and the file's own extra edits (edits never overlap, so any
     /// subset splices cleanly).
     pub fn rebuild_files(&mut self) {
+        let mut by_path: std::collections::HashMap<&str, Vec<&BackendPlan>> =
+            std::collections::HashMap::new();
+        for b in self.backends.iter().filter(|b| b.action == Action::Migrate) {
+            by_path.entry(&b.path).or_default().push(b);
+        }
         for file in &mut self.files {
-            let mut edits: Vec<Edit> = self
-                .backends
-                .iter()
-                .filter(|b| b.path == file.path && b.action == Action::Migrate)
+            let mut edits: Vec<Edit> = by_path
+                .get(file.path.as_str())
+                .into_iter()
+                .flatten()
                 .flat_map(|b| b.edits.iter().cloned())
                 .collect();
             edits.extend(file.extra_edits.iter().cloned());
@@ -213,28 +218,37 @@ fn plan_file(
         };
         return (None, None, facts::facts_of(&candidate, &bytes));
     }
-    match std::fs::metadata(&candidate.path) {
-        Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+    // One open: its size decides whether to read it at all.
+    let bytes = match read_capped(&candidate.path) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(size)) => {
             return fail(
                 1,
                 1,
                 format!(
-                    "file is {} bytes, over the {} MiB limit for configuration; not read",
-                    meta.len(),
+                    "file is {size} bytes, over the {} MiB limit for configuration; not read",
                     MAX_FILE_BYTES / (1024 * 1024)
                 ),
             );
         }
-        Ok(_) => {}
-        Err(e) => return fail(1, 1, format!("cannot read: {e}")),
-    }
-    let bytes = match std::fs::read(&candidate.path) {
-        Ok(bytes) => bytes,
         Err(e) => return fail(1, 1, format!("cannot read: {e}")),
     };
     let unit = discover::terragrunt_unit(&candidate, &bytes, cwd);
     let facts = facts::facts_of(&candidate, &bytes);
     (plan_bytes(candidate, bytes, strategy), unit, facts)
+}
+
+/// A file's bytes, or its size when it is over the limit (then it is not read).
+fn read_capped(path: &Path) -> std::io::Result<Result<Vec<u8>, u64>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_FILE_BYTES {
+        return Ok(Err(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(Ok(bytes))
 }
 
 /// Plans one file from its bytes: prefilter, decode, parse, plan, recheck.

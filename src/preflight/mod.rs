@@ -204,6 +204,21 @@ fn check_versions(
     let mut pins = PinCache::default();
     let mut bumps = Vec::new();
     let units = repo.units.clone();
+    // Indexes, so the work grows with the modules, not with their square.
+    let mut units_of_root: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut root_of_unit: BTreeMap<&str, &str> = BTreeMap::new();
+    for u in &units {
+        root_of_unit.insert(&u.dir, &u.includes);
+        if !u.own_remote_state {
+            units_of_root.entry(&u.includes).or_default().push(&u.dir);
+        }
+    }
+    let mut by_dir: BTreeMap<&str, Vec<&VersionConstraint>> = BTreeMap::new();
+    let mut by_path: BTreeMap<&str, Vec<&VersionConstraint>> = BTreeMap::new();
+    for c in constraints {
+        by_dir.entry(&c.dir).or_default().push(c);
+        by_path.entry(&c.path).or_default().push(c);
+    }
     for b in repo
         .backends
         .iter_mut()
@@ -211,10 +226,11 @@ fn check_versions(
     {
         let dirs: Vec<String> = match b.backend.kind {
             BackendKind::Terragrunt => {
-                let mine: Vec<String> = units
-                    .iter()
-                    .filter(|u| u.includes == b.path && !u.own_remote_state)
-                    .map(|u| u.dir.clone())
+                let mine: Vec<String> = units_of_root
+                    .get(b.path.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|d| d.to_string())
                     .collect();
                 if mine.is_empty() {
                     vec![parent_dir(&b.path)]
@@ -227,20 +243,26 @@ fn check_versions(
         let mut blockers = Vec::new();
         let mut judged = false;
         for dir in &dirs {
-            let includes = units
-                .iter()
-                .find(|u| &u.dir == dir)
-                .map(|u| u.includes.clone());
+            let here = by_dir
+                .get(dir.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             // In Terragrunt a unit's own attribute wins over the one it includes.
-            let own_tg = constraints
+            let own_tg = here
                 .iter()
-                .any(|c| c.dir == *dir && c.kind == ConstraintKind::TerragruntConstraint);
-            for c in constraints.iter().filter(|c| {
-                let from_root = Some(&c.path) == includes.as_ref()
-                    && (c.kind == ConstraintKind::TerragruntConstraint || c.generated);
-                let overridden = c.kind == ConstraintKind::TerragruntConstraint && own_tg;
-                c.dir == *dir || (from_root && !overridden)
-            }) {
+                .any(|c| c.kind == ConstraintKind::TerragruntConstraint);
+            let from_root = root_of_unit
+                .get(dir.as_str())
+                .and_then(|root| by_path.get(root))
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter(|c| c.dir != *dir)
+                .filter(|c| match c.kind {
+                    ConstraintKind::TerragruntConstraint => !own_tg,
+                    ConstraintKind::RequiredVersion => c.generated,
+                });
+            for c in here.iter().chain(from_root) {
                 judged = true;
                 if let Some(blocker) = judge_constraint(c, options) {
                     blockers.push(blocker);
@@ -373,42 +395,45 @@ fn tool_name(tool: version::Tool) -> &'static str {
 /// nearest one in the module's folder or a parent.
 #[derive(Default)]
 struct PinCache {
-    by_dir: BTreeMap<(String, &'static str), Option<(String, version::PinnedVersion)>>,
+    /// Per absolute folder and file name: the nearest pin file at or above it.
+    /// Shared parents are looked at once, whatever the number of modules.
+    by_dir: BTreeMap<(std::path::PathBuf, &'static str), Option<(String, version::PinnedVersion)>>,
 }
 
 impl PinCache {
     fn near(&mut self, cwd: &Path, dir: &str) -> Vec<(String, version::PinnedVersion)> {
-        let mut out = Vec::new();
-        for kind in [
+        let absolute = normalize(&cwd.join(dir));
+        [
             VersionFileKind::TerraformVersion,
             VersionFileKind::OpenTofuVersion,
             VersionFileKind::ToolVersions,
-        ] {
-            if let Some(found) = self.find(cwd, dir, kind) {
-                out.push(found);
-            }
-        }
-        out
+        ]
+        .into_iter()
+        .filter_map(|kind| self.find(cwd, &absolute, kind))
+        .collect()
     }
 
     fn find(
         &mut self,
         cwd: &Path,
-        dir: &str,
+        dir: &Path,
         kind: VersionFileKind,
     ) -> Option<(String, version::PinnedVersion)> {
-        let key = (dir.to_string(), kind.file_name());
+        let key = (dir.to_path_buf(), kind.file_name());
         if let Some(cached) = self.by_dir.get(&key) {
             return cached.clone();
         }
-        let name = kind.file_name();
-        let absolute = cwd.join(dir);
-        let found = absolute.ancestors().find_map(|d| {
-            let path = d.join(name);
-            let text = std::fs::read_to_string(&path).ok()?;
-            let shown = crate::discover::display_path(&normalize(&path), cwd);
-            Some((shown, version::parse_version_file(kind, &text)))
-        });
+        let path = dir.join(kind.file_name());
+        let found = match std::fs::read_to_string(&path) {
+            Ok(text) => Some((
+                crate::discover::display_path(&path, cwd),
+                version::parse_version_file(kind, &text),
+            )),
+            Err(_) => match dir.parent() {
+                Some(parent) => self.find(cwd, parent, kind),
+                None => None,
+            },
+        };
         self.by_dir.insert(key, found.clone());
         found
     }

@@ -2,8 +2,8 @@
 
 pub mod json;
 pub mod locks;
-pub mod patch;
 pub mod markdown;
+pub mod patch;
 pub mod text;
 
 use similar::TextDiff;
@@ -40,6 +40,13 @@ pub fn display_diff(path: &str, old: &str, new: &str) -> String {
 
 /// Replaces the string value after any secret key (`key = "v"`, `"key": "v"`).
 pub fn redact(text: &str) -> String {
+    // Most text names no secret key at all: one search per key, then done.
+    if !SECRET_KEYS
+        .iter()
+        .any(|k| memchr::memmem::find(text.as_bytes(), k.as_bytes()).is_some())
+    {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     'scan: while !rest.is_empty() {
