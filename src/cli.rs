@@ -49,7 +49,7 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: TableFormat,
     /// Also consider the tables named in this rollback file (repeatable).
     #[arg(long = "rollback-file", value_name = "FILE")]
     pub rollback_files: Vec<PathBuf>,
@@ -91,16 +91,25 @@ pub struct LocksArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: TableFormat,
     /// Give up on an AWS call after this many seconds (the state then counts as locked).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub aws_timeout: u64,
+}
+
+/// Output of `locks` and `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
+    /// The pull-request report (plan only).
+    Markdown,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +129,10 @@ pub struct PlanArgs {
     /// Write the changes as a patch that `git apply` accepts.
     #[arg(long, value_name = "FILE")]
     pub patch: Option<PathBuf>,
+    /// Also write the pull-request report (Markdown); a report longer than one
+    /// comment is written as FILE, FILE.2.md, FILE.3.md, ...
+    #[arg(long, value_name = "FILE")]
+    pub out_markdown: Option<PathBuf>,
     /// Exit 2 when changes are planned (0: none, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -305,9 +318,18 @@ fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     };
     let steps = next_steps::next_steps(&repo, &checked.versioning);
     let note = format!("{}\nTook {}.", checked.note, elapsed(started));
+    let markdown = || report::markdown::render(&repo, &next_steps::render_markdown(&steps));
     match args.format {
         Format::Text => print(&report::text::render(&repo, style, &note))?,
         Format::Json => print(&report::json::render(&repo, lock_checks, &steps))?,
+        Format::Markdown => print(&markdown().join("\n"))?,
+    }
+    if let Some(path) = &args.out_markdown {
+        for (i, part) in markdown().iter().enumerate() {
+            let file = markdown_part_path(path, i);
+            apply::write_atomic(&file, part.as_bytes())
+                .with_context(|| format!("{}: cannot write the report", file.display()))?;
+        }
     }
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
     if let Some(out) = &args.out {
@@ -644,6 +666,16 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs, ui: Ui) -> Result<Checked> {
     Ok(Checked { note, versioning })
 }
 
+/// Where part `i` (0-based) of a Markdown report goes: FILE, then FILE.2.md, ...
+fn markdown_part_path(path: &Path, i: usize) -> PathBuf {
+    if i == 0 {
+        return path.to_path_buf();
+    }
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.md", i + 1));
+    PathBuf::from(name)
+}
+
 /// The preflight checks on a scanned plan.
 fn preflight(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, bump: bool) {
     let options = tflock::preflight::Options {
@@ -699,8 +731,8 @@ fn locks(args: LocksArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let any_unfree = found.iter().any(|(_, l)| l.blocked());
     repo.record_locks(found);
     match args.format {
-        Format::Text => print(&report::locks::text(&repo, style, counter.get()))?,
-        Format::Json => print(&report::locks::json(&repo, counter.get()))?,
+        TableFormat::Text => print(&report::locks::text(&repo, style, counter.get()))?,
+        TableFormat::Json => print(&report::locks::json(&repo, counter.get()))?,
     }
     Ok(if any_unfree || !repo.problems.is_empty() {
         EXIT_ERROR
@@ -781,8 +813,8 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     ));
     let report = status::assemble(&repo, &sources, &summaries);
     match args.format {
-        Format::Text => print(&status::render_text(&report))?,
-        Format::Json => print(&status::render_json(&report))?,
+        TableFormat::Text => print(&status::render_text(&report))?,
+        TableFormat::Json => print(&status::render_json(&report))?,
     }
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }

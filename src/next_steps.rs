@@ -171,6 +171,45 @@ fn bucket_advice(
     }
 }
 
+/// The next steps as Markdown list entries (for the pull-request report).
+pub fn render_markdown(steps: &NextSteps) -> Vec<String> {
+    let mut out = Vec::new();
+    if !steps.reinit.is_empty() {
+        let dirs: Vec<String> = steps
+            .reinit
+            .iter()
+            .map(|r| format!("`(cd {} && {})`", r.dir, r.command))
+            .collect();
+        out.push(format!(
+            "Re-initialise each changed configuration:\n{}",
+            dirs.iter()
+                .map(|d| format!("- {d}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    if let Some(statement) = &steps.iam_statement {
+        out.push(format!(
+            "Let everyone who runs Terraform create and delete the lockfiles:\n```json\n{}\n```",
+            serde_json::to_string_pretty(statement).unwrap_or_default()
+        ));
+    }
+    for b in &steps.buckets {
+        let mut entry = format!(
+            "Bucket `{}`: versioning {}; {}",
+            b.bucket, b.versioning, b.advice
+        );
+        if let Some(rule) = &b.lifecycle_rule {
+            entry.push_str(&format!(
+                "\n```json\n{}\n```",
+                serde_json::to_string_pretty(rule).unwrap_or_default()
+            ));
+        }
+        out.push(entry);
+    }
+    out
+}
+
 /// The next steps as a person reads them after `apply`.
 pub fn render_text(steps: &NextSteps) -> String {
     let mut out = String::new();

@@ -1412,3 +1412,56 @@ fn the_text_summary_says_how_long_it_took() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(took.ends_with("s."), "{took}");
 }
+
+#[test]
+fn markdown_report_on_stdout_and_split_into_comment_sized_files() {
+    let dir = sample_tree();
+    let out = run(dir.path(), &["plan", "--offline", "--format", "markdown"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.starts_with("<!-- tflock-report -->\n"), "{text}");
+    assert!(text.contains("```diff\n--- a/live/app/main.tf"), "{text}");
+
+    // Many changed files: the report comes in several files, none over a comment.
+    let big = TempDir::new().unwrap();
+    for i in 0..400 {
+        let text = APP_TF.replace("app/terraform.tfstate", &format!("m{i}/terraform.tfstate"));
+        write_files(
+            big.path(),
+            &[(&format!("m{i:03}/main.tf"), text.as_bytes())],
+        );
+    }
+    let report = big.path().join("report.md");
+    let out = run(
+        big.path(),
+        &[
+            "plan",
+            "--offline",
+            "--out-markdown",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_code(&out, 0);
+    let mut parts = vec![std::fs::read_to_string(&report).unwrap()];
+    for n in 2.. {
+        match std::fs::read_to_string(big.path().join(format!("report.md.{n}.md"))) {
+            Ok(part) => parts.push(part),
+            Err(_) => break,
+        }
+    }
+    assert!(parts.len() > 1, "400 diffs fit one comment?");
+    for (i, part) in parts.iter().enumerate() {
+        assert!(
+            part.len() <= 65_536,
+            "part {} is {} bytes",
+            i + 1,
+            part.len()
+        );
+        let marker = format!("<!-- tflock-report part {}/{} -->", i + 1, parts.len());
+        assert!(part.starts_with("<!-- tflock-report -->\n") && part.contains(&marker));
+    }
+    let all = parts.concat();
+    for i in [0, 199, 399] {
+        assert!(all.contains(&format!("m{i:03}/main.tf")), "m{i:03} missing");
+    }
+}
