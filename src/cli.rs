@@ -504,17 +504,19 @@ fn write_holding_locks(
         .map_err(|reason| {
             anyhow::anyhow!("could not take the locks, nothing was written: {reason}")
         })?;
-    print(&format!(
-        "Held {} state lock(s) while writing; released.\n",
-        requests.len()
-    ))?;
+    if held.release_errors.is_empty() {
+        print(&format!(
+            "Held {} state lock(s) while writing; released.\n",
+            requests.len()
+        ))?;
+    }
     for e in &held.release_errors {
         eprintln!(
             "{}",
             style.red(&format!("could not release a lock tflock took: {e}"))
         );
     }
-    if held.interrupted {
+    if held.interrupted && held.release_errors.is_empty() {
         bail!("interrupted (Ctrl-C): the write finished and every lock was released");
     }
     if !held.release_errors.is_empty() {

@@ -21,8 +21,20 @@ pub struct LockRequest {
 pub struct HeldLock {
     pub request: LockRequest,
     info: String,
+    /// The DynamoDB item may be tflock's (taken, or a put whose answer was lost):
+    /// release deletes it only if it still holds tflock's `Info`.
     dynamodb: bool,
-    lockfile_etag: Option<String>,
+    lockfile: Lockfile,
+}
+
+/// What tflock knows of the S3 lockfile it tried to create.
+#[derive(Debug, Clone, PartialEq)]
+enum Lockfile {
+    NotTaken,
+    /// Created; its ETag.
+    Taken(String),
+    /// The put's answer was lost: it may exist; release checks its body first.
+    Uncertain,
 }
 
 impl HeldLock {
@@ -93,7 +105,7 @@ async fn take_one(ctx: &Context, r: &LockRequest) -> Result<HeldLock, (Option<He
         request: r.clone(),
         info: info.clone(),
         dynamodb: false,
-        lockfile_etag: None,
+        lockfile: Lockfile::NotTaken,
     };
     if let Some(table) = &r.table {
         let put = clients
@@ -104,37 +116,38 @@ async fn take_one(ctx: &Context, r: &LockRequest) -> Result<HeldLock, (Option<He
             .item("Info", AttributeValue::S(info.clone()))
             .condition_expression("attribute_not_exists(LockID)")
             .send();
-        match ctx.call_raw(put).await {
-            Ok(Ok(_)) => lock.dynamodb = true,
+        let failure = match ctx.call_raw(put).await {
+            Ok(Ok(_)) => None,
             Ok(Err(e))
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                let holder = dynamodb_holder(ctx, r, table, &lock_id).await;
-                return Err((
-                    None,
-                    format!("state {}: DynamoDB lock is held: {holder}", r.state_key),
-                ));
+                // A retry can meet the item its own first attempt wrote.
+                match dynamodb_info(ctx, r, table, &lock_id).await {
+                    Ok(Some(current)) if current == info => None,
+                    _ => {
+                        let holder = dynamodb_holder(ctx, r, table, &lock_id).await;
+                        return Err((
+                            None,
+                            format!("state {}: DynamoDB lock is held: {holder}", r.state_key),
+                        ));
+                    }
+                }
             }
-            Ok(Err(e)) => {
-                return Err((
-                    None,
-                    format!(
-                        "state {}: cannot take the DynamoDB lock: {}",
-                        r.state_key,
-                        describe(&e)
-                    ),
-                ));
-            }
-            Err(timeout) => {
-                return Err((
-                    None,
-                    format!(
-                        "state {}: cannot take the DynamoDB lock: {timeout}",
-                        r.state_key
-                    ),
-                ));
-            }
+            Ok(Err(e)) => Some(describe(&e)),
+            Err(timeout) => Some(timeout),
+        };
+        // Taken, or perhaps taken with the answer lost: either way it is released
+        // (conditionally on tflock's own Info) if anything fails from here on.
+        lock.dynamodb = true;
+        if let Some(why) = failure {
+            return Err((
+                Some(lock),
+                format!(
+                    "state {}: cannot take the DynamoDB lock: {why}",
+                    r.state_key
+                ),
+            ));
         }
     }
     let key = format!("{}.tflock", r.state_key);
@@ -145,38 +158,102 @@ async fn take_one(ctx: &Context, r: &LockRequest) -> Result<HeldLock, (Option<He
         .key(&key)
         .if_none_match("*")
         .content_type("application/json")
-        .body(ByteStream::from(info.into_bytes()))
+        .body(ByteStream::from(info.clone().into_bytes()))
         .send();
+    let held =
+        |lock: HeldLock| (lock.dynamodb || lock.lockfile != Lockfile::NotTaken).then_some(lock);
     match ctx.call_raw(put).await {
         Ok(Ok(out)) => {
-            lock.lockfile_etag = Some(out.e_tag().unwrap_or_default().to_string());
+            lock.lockfile = Lockfile::Taken(out.e_tag().unwrap_or_default().to_string());
             Ok(lock)
         }
         Ok(Err(e)) => {
             let refused = e.raw_response().map(|r| r.status().as_u16()) == Some(412)
                 || aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("PreconditionFailed");
-            let reason = if refused {
-                format!(
-                    "state {}: S3 lockfile {key} exists: {}",
-                    r.state_key,
-                    lockfile_holder(ctx, r, &key).await
-                )
-            } else {
-                format!(
-                    "state {}: cannot create the S3 lockfile: {}",
-                    r.state_key,
-                    describe(&e)
-                )
-            };
-            Err((lock.dynamodb.then_some(lock), reason))
+            if !refused {
+                lock.lockfile = Lockfile::Uncertain;
+                let why = describe(&e);
+                return Err((
+                    held(lock),
+                    format!(
+                        "state {}: cannot create the S3 lockfile: {why}",
+                        r.state_key
+                    ),
+                ));
+            }
+            // A retry can meet the lockfile its own first attempt wrote.
+            if let Ok(Some((body, etag))) = lockfile_state(ctx, r, &key).await
+                && body == info
+            {
+                lock.lockfile = Lockfile::Taken(etag);
+                return Ok(lock);
+            }
+            let reason = format!(
+                "state {}: S3 lockfile {key} exists: {}",
+                r.state_key,
+                lockfile_holder(ctx, r, &key).await
+            );
+            Err((held(lock), reason))
         }
-        Err(timeout) => Err((
-            lock.dynamodb.then_some(lock),
-            format!(
-                "state {}: cannot create the S3 lockfile: {timeout}",
-                r.state_key
-            ),
-        )),
+        Err(timeout) => {
+            lock.lockfile = Lockfile::Uncertain;
+            Err((
+                held(lock),
+                format!(
+                    "state {}: cannot create the S3 lockfile: {timeout}",
+                    r.state_key
+                ),
+            ))
+        }
+    }
+}
+
+/// The `Info` of a DynamoDB lock item now (None: there is none).
+async fn dynamodb_info(
+    ctx: &Context,
+    r: &LockRequest,
+    table: &str,
+    lock_id: &str,
+) -> Result<Option<String>, String> {
+    let clients = ctx.clients(&r.client).await;
+    let get = clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key("LockID", AttributeValue::S(lock_id.into()))
+        .consistent_read(true)
+        .send();
+    let out = ctx.call(get).await?;
+    Ok(out
+        .item()
+        .and_then(|i| i.get("Info"))
+        .and_then(|v| v.as_s().ok())
+        .cloned())
+}
+
+/// A lockfile's body and ETag now (None: there is none).
+async fn lockfile_state(
+    ctx: &Context,
+    r: &LockRequest,
+    key: &str,
+) -> Result<Option<(String, String)>, String> {
+    let clients = ctx.clients(&r.client).await;
+    match ctx
+        .call_raw(clients.s3.get_object().bucket(&r.bucket).key(key).send())
+        .await?
+    {
+        Ok(out) => {
+            let etag = out.e_tag().unwrap_or_default().to_string();
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_bytes();
+            Ok(Some((String::from_utf8_lossy(&bytes).into_owned(), etag)))
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(describe(&e)),
     }
 }
 
@@ -218,24 +295,48 @@ async fn lockfile_holder(ctx: &Context, r: &LockRequest, key: &str) -> String {
 }
 
 /// Releases every lock tflock took: the DynamoDB item only if it still holds
-/// tflock's own Info, the lockfile only if it is still tflock's (ETag). Returns
-/// what could not be released.
+/// tflock's own Info, the lockfile only if it is still tflock's (ETag, or its
+/// body when the put's answer was lost). A lock already gone, or no longer
+/// tflock's, counts as released (a retried release meets its own success).
+/// Returns what could not be released.
 pub async fn release_locks(ctx: &Context, held: &[HeldLock]) -> Vec<String> {
     let mut errors = Vec::new();
     for lock in held.iter().rev() {
         let r = &lock.request;
         let clients = ctx.clients(&r.client).await;
-        if let Some(etag) = &lock.lockfile_etag {
-            let mut delete = clients
-                .s3
-                .delete_object()
-                .bucket(&r.bucket)
-                .key(format!("{}.tflock", r.state_key));
+        let key = format!("{}.tflock", r.state_key);
+        let etag = match &lock.lockfile {
+            Lockfile::NotTaken => None,
+            Lockfile::Taken(etag) => Some(etag.clone()),
+            Lockfile::Uncertain => match lockfile_state(ctx, r, &key).await {
+                Ok(Some((body, etag))) if body == lock.info => Some(etag),
+                Ok(_) => None,
+                Err(e) => {
+                    errors.push(format!("S3 lockfile of {}: {e}", lock.describe()));
+                    None
+                }
+            },
+        };
+        if let Some(etag) = etag {
+            let mut delete = clients.s3.delete_object().bucket(&r.bucket).key(&key);
             if !etag.is_empty() {
                 delete = delete.if_match(etag);
             }
-            if let Err(e) = ctx.call(delete.send()).await {
-                errors.push(format!("S3 lockfile of {}: {e}", lock.describe()));
+            match ctx.call_raw(delete.send()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e))
+                    if matches!(
+                        e.raw_response().map(|r| r.status().as_u16()),
+                        Some(404 | 412)
+                    ) => {}
+                Ok(Err(e)) => errors.push(format!(
+                    "S3 lockfile of {}: {}",
+                    lock.describe(),
+                    describe(&e)
+                )),
+                Err(timeout) => {
+                    errors.push(format!("S3 lockfile of {}: {timeout}", lock.describe()))
+                }
             }
         }
         if let (true, Some(table)) = (lock.dynamodb, &r.table) {
@@ -251,8 +352,19 @@ pub async fn release_locks(ctx: &Context, held: &[HeldLock]) -> Vec<String> {
                 .expression_attribute_names("#info", "Info")
                 .expression_attribute_values(":info", AttributeValue::S(lock.info.clone()))
                 .send();
-            if let Err(e) = ctx.call(delete).await {
-                errors.push(format!("DynamoDB lock of {}: {e}", lock.describe()));
+            match ctx.call_raw(delete).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e))
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Ok(Err(e)) => errors.push(format!(
+                    "DynamoDB lock of {}: {}",
+                    lock.describe(),
+                    describe(&e)
+                )),
+                Err(timeout) => {
+                    errors.push(format!("DynamoDB lock of {}: {timeout}", lock.describe()))
+                }
             }
         }
     }

@@ -175,6 +175,15 @@ impl Context {
         })
     }
 
+    /// A clean-up call (deleting tflock's own probe object): it runs even when
+    /// the check's deadline has passed, bounded by its own short timeout.
+    pub async fn cleanup<T, E, R>(&self, request: impl Future<Output = Result<T, SdkError<E, R>>>) {
+        let _permit = self.in_flight.acquire().await;
+        self.counter.add();
+        let budget = self.options.timeout.min(Duration::from_secs(10));
+        let _ = tokio::time::timeout(budget, request).await;
+    }
+
     /// Runs independent jobs concurrently and returns their results.
     pub async fn run_all<T: Send + 'static>(
         &self,

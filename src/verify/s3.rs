@@ -124,8 +124,9 @@ pub async fn probe(ctx: &Context, settings: &ClientSettings, bucket: &str, key: 
             }
         },
     };
-    let delete = clients.s3.delete_object().bucket(bucket).key(key).send();
-    let _ = ctx.call(delete).await;
+    // The probe object must not outlive the probe, even past the deadline.
+    ctx.cleanup(clients.s3.delete_object().bucket(bucket).key(key).send())
+        .await;
     result
 }
 
