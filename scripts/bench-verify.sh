@@ -7,7 +7,9 @@
 #   2. times the real CLI, `tflock plan --format json`, on a tree of N backend
 #      configs, and reads its request count from the text plan and `tflock locks`.
 # Usage: scripts/bench-verify.sh [N] [RUNS]     (defaults: 1000, 5)
-# Needs a release build; it builds one if it is missing (slow the first time).
+# Builds target/release/tflock and target/release/examples/verify_bench first (the
+# first release build of the AWS SDK takes ~5 minutes on 2 cores); SKIP_BUILD=1
+# reuses the binaries already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -18,7 +20,9 @@ TABLE=tflock-bench-locks
 REGION=us-east-1
 WORKSPACES=5 # svc-0..svc-4 also get a workspace state env:/staging/...
 
-cargo build --release --locked --bin tflock --example verify_bench
+if [ "${SKIP_BUILD:-}" != 1 ]; then
+  cargo build --release --locked --bin tflock --example verify_bench
+fi
 
 # shellcheck source=scripts/moto.sh
 source scripts/moto.sh
@@ -82,10 +86,13 @@ print(f"seeded {objects} state objects, {items} digest items, no lock items, no 
 PY
 
 echo
+load() { sed 's/ [0-9]*\/.*//' /proc/loadavg; }
 echo "== library: tflock::verify::verify vs naive baseline ($RUNS runs each, interleaved)"
+echo "load average (1, 5, 15 min) before: $(load)"
 echo "\$ target/release/examples/verify_bench --bucket $BUCKET --table $TABLE --region $REGION --states $N --runs $RUNS --concurrency 16"
 target/release/examples/verify_bench --bucket "$BUCKET" --table "$TABLE" --region "$REGION" \
   --states "$N" --runs "$RUNS" --concurrency 16
+echo "load average after: $(load)"
 
 echo
 echo "== CLI: tflock plan on a tree of $N backend \"s3\" configs"

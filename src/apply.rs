@@ -20,18 +20,20 @@ pub struct Write {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("{path}: cannot write: {source}")]
+    #[error("{path}: cannot write: {error}")]
     Io {
         path: String,
-        source: std::io::Error,
+        // Not `source`: the message already says it, and `{:#}` would repeat it.
+        error: std::io::Error,
     },
     #[error(
-        "{path}: cannot write: {source}; files already written were restored: {}",
+        "{path}: cannot write: {error}; files already written were restored: {}",
         restored.join(", ")
     )]
     RolledBack {
         path: String,
-        source: std::io::Error,
+        // Not `source`: the message already says it, and `{:#}` would repeat it.
+        error: std::io::Error,
         restored: Vec<String>,
     },
 }
@@ -40,10 +42,11 @@ pub enum WriteError {
 pub enum ApplyError {
     #[error("files changed since they were planned (nothing was written): {}", .0.join(", "))]
     ChangedSincePlan(Vec<String>),
-    #[error("{path}: cannot write the rollback file: {source}")]
+    #[error("{path}: cannot write the rollback file: {error}")]
     RollbackFile {
         path: String,
-        source: std::io::Error,
+        // Not `source`: the message already says it, and `{:#}` would repeat it.
+        error: std::io::Error,
     },
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -73,14 +76,14 @@ pub fn apply(
         return Err(ApplyError::ChangedSincePlan(changed));
     }
     for f in files {
-        check_write_target(&f.fs_path, &rollback.root).map_err(|source| WriteError::Io {
+        check_write_target(&f.fs_path, &rollback.root).map_err(|error| WriteError::Io {
             path: f.path.clone(),
-            source,
+            error,
         })?;
     }
     let rollback_error = |path: &Path| {
         let path = path.display().to_string();
-        move |source| ApplyError::RollbackFile { path, source }
+        move |error| ApplyError::RollbackFile { path, error }
     };
     write_private_new(rollback_path, rollback.to_json().as_bytes())
         .map_err(rollback_error(rollback_path))?;
@@ -155,7 +158,7 @@ pub fn markdown_path(rollback_path: &Path) -> PathBuf {
 /// replaced (best effort, reported) and returns the error.
 pub fn write_all(writes: &[Write]) -> Result<(), WriteError> {
     for (i, w) in writes.iter().enumerate() {
-        if let Err(source) = write_atomic(&w.fs_path, &w.new_bytes) {
+        if let Err(error) = write_atomic(&w.fs_path, &w.new_bytes) {
             let mut restored = Vec::new();
             for done in &writes[..i] {
                 if let Some(previous) = &done.previous
@@ -167,12 +170,12 @@ pub fn write_all(writes: &[Write]) -> Result<(), WriteError> {
             if i == 0 {
                 return Err(WriteError::Io {
                     path: w.path.clone(),
-                    source,
+                    error,
                 });
             }
             return Err(WriteError::RolledBack {
                 path: w.path.clone(),
-                source,
+                error,
                 restored,
             });
         }

@@ -314,14 +314,19 @@ fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
             "not checked",
         )
     } else {
-        (check_locks(&mut repo, &args.aws, ui)?, "checked")
+        (check_locks(&mut repo, &args.aws, ui, false)?, "checked")
     };
     let steps = next_steps::next_steps(&repo, &checked.versioning);
     let note = format!("{}\nTook {}.", checked.note, elapsed(started));
     let markdown = || report::markdown::render(&repo, &next_steps::render_markdown(&steps));
     match args.format {
         Format::Text => print(&report::text::render(&repo, style, &note))?,
-        Format::Json => print(&report::json::render(&repo, lock_checks, &steps))?,
+        Format::Json => print(&report::json::render(
+            &repo,
+            lock_checks,
+            checked.requests,
+            &steps,
+        ))?,
         Format::Markdown => print(&markdown().join("\n"))?,
     }
     if let Some(path) = &args.out_markdown {
@@ -391,7 +396,7 @@ fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         );
         Checked::offline("Lock checks: skipped (--skip-lock-check).")
     } else {
-        check_locks(&mut repo, &args.aws, ui)?
+        check_locks(&mut repo, &args.aws, ui, true)?
     };
     let failed = if repo.problems.is_empty() && repo.blocked() == 0 {
         EXIT_OK
@@ -599,6 +604,8 @@ fn planned_repo(planfile: &Path, cwd: &Path) -> Result<RepoPlan> {
 /// What the lock checks found besides the per-backend facts they record.
 struct Checked {
     note: String,
+    /// AWS requests the checks made (None when they did not run).
+    requests: Option<usize>,
     /// Versioning of each bucket of a migrating backend.
     versioning: BTreeMap<String, Result<Option<String>, String>>,
 }
@@ -607,6 +614,7 @@ impl Checked {
     fn offline(note: &str) -> Checked {
         Checked {
             note: note.to_string(),
+            requests: None,
             versioning: BTreeMap::new(),
         }
     }
@@ -622,8 +630,12 @@ fn aws_options(aws: &AwsArgs) -> tflock::verify::Options {
 
 /// Runs the lock checks on the backends to migrate, and asks each of their
 /// buckets whether versioning is on (for the next steps).
-fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs, ui: Ui) -> Result<Checked> {
-    let options = aws_options(aws);
+/// `digests`: also read the digest items (apply records them for rollback).
+fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs, ui: Ui, digests: bool) -> Result<Checked> {
+    let options = tflock::verify::Options {
+        read_digests: digests,
+        ..aws_options(aws)
+    };
     let counter = std::sync::Arc::new(tflock::verify::RequestCounter::default());
     let runtime = tokio_runtime()?;
     let migrating = repo.count(tflock::plan::Action::Migrate);
@@ -665,7 +677,11 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs, ui: Ui) -> Result<Checked> {
         },
         counter.get()
     );
-    Ok(Checked { note, versioning })
+    Ok(Checked {
+        note,
+        requests: Some(counter.get()),
+        versioning,
+    })
 }
 
 /// Where part `i` (0-based) of a Markdown report goes: FILE, then FILE.2.md, ...

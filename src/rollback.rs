@@ -292,9 +292,9 @@ pub fn restore(steps: &[RestoreStep], force: bool, root: &Path) -> Result<usize,
         })
         .collect();
     for w in writes.iter().filter(|w| w.previous.is_some()) {
-        apply::check_write_target(&w.fs_path, root).map_err(|source| WriteError::Io {
+        apply::check_write_target(&w.fs_path, root).map_err(|error| WriteError::Io {
             path: w.path.clone(),
-            source,
+            error,
         })?;
     }
     apply::write_all(&writes)?;

@@ -70,9 +70,16 @@ pub struct JsonSummary {
     pub blocked: usize,
     pub preflight_findings: usize,
     pub lock_checks: &'static str,
+    /// AWS requests the lock checks made (null with --offline).
+    pub aws_requests: Option<usize>,
 }
 
-pub fn render(plan: &RepoPlan, lock_checks: &'static str, next_steps: &NextSteps) -> String {
+pub fn render(
+    plan: &RepoPlan,
+    lock_checks: &'static str,
+    aws_requests: Option<usize>,
+    next_steps: &NextSteps,
+) -> String {
     use crate::plan::Action;
     let doc = JsonPlan {
         format_version: "1",
@@ -122,6 +129,7 @@ pub fn render(plan: &RepoPlan, lock_checks: &'static str, next_steps: &NextSteps
             blocked: plan.blocked(),
             preflight_findings: plan.findings.len(),
             lock_checks,
+            aws_requests,
         },
         next_steps,
     };

@@ -180,7 +180,7 @@ impl Context {
     pub async fn cleanup<T, E, R>(&self, request: impl Future<Output = Result<T, SdkError<E, R>>>) {
         let _permit = self.in_flight.acquire().await;
         self.counter.add();
-        let budget = self.options.timeout.min(Duration::from_secs(10));
+        let budget = self.options.timeout.min(Duration::from_secs(1));
         let _ = tokio::time::timeout(budget, request).await;
     }
 

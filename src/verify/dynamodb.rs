@@ -15,15 +15,26 @@ pub async fn scan_locks(
     let mut facts = TableFacts::default();
     let mut start = None;
     loop {
-        let request = clients
+        let (filter, projection) = if ctx.options.read_digests {
+            (
+                "attribute_exists(#info) OR attribute_exists(#digest)",
+                "#id, #info, #digest",
+            )
+        } else {
+            ("attribute_exists(#info)", "#id, #info")
+        };
+        let mut request = clients
             .dynamodb
             .scan()
             .table_name(table)
-            .filter_expression("attribute_exists(#info) OR attribute_exists(#digest)")
-            .projection_expression("#id, #info, #digest")
+            .filter_expression(filter)
+            .projection_expression(projection)
             .expression_attribute_names("#id", "LockID")
-            .expression_attribute_names("#info", "Info")
-            .expression_attribute_names("#digest", "Digest")
+            .expression_attribute_names("#info", "Info");
+        if ctx.options.read_digests {
+            request = request.expression_attribute_names("#digest", "Digest");
+        }
+        let request = request
             .consistent_read(true)
             .set_exclusive_start_key(start.take())
             .send();

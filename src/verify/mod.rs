@@ -28,6 +28,9 @@ pub struct Options {
     pub skip_probe: bool,
     /// At most this many AWS calls in flight.
     pub concurrency: usize,
+    /// Also read every digest item (for rollback files and `tflock locks`);
+    /// a plan only needs the lock items, a much smaller scan result.
+    pub read_digests: bool,
 }
 
 impl Default for Options {
@@ -36,6 +39,7 @@ impl Default for Options {
             timeout: Duration::from_secs(60),
             skip_probe: false,
             concurrency: 16,
+            read_digests: true,
         }
     }
 }
@@ -227,51 +231,147 @@ pub async fn verify(
         ctx.run_all(lockfile_jobs).await.into_iter().collect();
 
     let now = SystemTime::now();
-    targets
-        .iter()
-        .map(|t| {
-            let table = t
-                .table
-                .as_ref()
-                .map(|name| table_facts.get(&(t.client.clone(), name.clone())));
-            let bucket = t
-                .bucket
-                .as_ref()
-                .map(|name| bucket_facts.get(&(t.client.clone(), name.clone())));
-            let probe = t
-                .bucket
-                .as_ref()
-                .and_then(|name| probe_facts.get(&(t.client.clone(), name.clone())).cloned());
-            let lockfiles = |key: &str| {
-                t.bucket.as_ref().and_then(|b| {
-                    lockfile_infos
-                        .get(&(t.client.clone(), b.clone(), key.to_string()))
-                        .cloned()
-                })
-            };
-            judge(
-                t,
-                table.flatten(),
-                bucket.flatten(),
-                probe,
-                &lockfiles,
-                options,
-                now,
+    // Workspaces are indexed once per bucket, table and prefix: the work stays
+    // linear in the number of states, however many backends share them.
+    let mut indexes: BTreeMap<
+        (ClientSettings, Option<String>, Option<String>, String),
+        WorkspaceIndex,
+    > = BTreeMap::new();
+    let mut results = Vec::with_capacity(targets.len());
+    for t in targets {
+        let table = t
+            .table
+            .as_ref()
+            .and_then(|name| table_facts.get(&(t.client.clone(), name.clone())));
+        let bucket = t
+            .bucket
+            .as_ref()
+            .and_then(|name| bucket_facts.get(&(t.client.clone(), name.clone())));
+        let probe = t
+            .bucket
+            .as_ref()
+            .and_then(|name| probe_facts.get(&(t.client.clone(), name.clone())).cloned());
+        let lockfiles = |key: &str| {
+            t.bucket.as_ref().and_then(|b| {
+                lockfile_infos
+                    .get(&(t.client.clone(), b.clone(), key.to_string()))
+                    .cloned()
+            })
+        };
+        let index_key = (
+            t.client.clone(),
+            t.bucket.clone(),
+            t.table.clone(),
+            t.workspace_key_prefix.clone(),
+        );
+        let index = indexes.entry(index_key).or_insert_with(|| {
+            WorkspaceIndex::new(
+                &t.workspace_key_prefix,
+                t.bucket.as_deref().unwrap_or_default(),
+                bucket.and_then(|b| b.as_ref().ok()),
+                table.and_then(|f| f.as_ref().ok()),
             )
-        })
-        .collect()
+        });
+        let facts = Facts {
+            table,
+            bucket,
+            probe,
+            lockfile: &lockfiles,
+            index,
+        };
+        results.push(judge(t, facts, options, now));
+    }
+    results
+}
+
+/// The workspaces of every state key under one prefix: from state objects
+/// (`P/W/K`), lockfiles (`P/W/K.tflock`), lock items and digest items. A
+/// workspace exists once its state object does; while `terraform workspace new`
+/// writes the first state, only its lock does; and a digest item outlives a
+/// deleted state (rollback must still repair it).
+#[derive(Debug, Default)]
+struct WorkspaceIndex {
+    by_key: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl WorkspaceIndex {
+    fn new(
+        prefix: &str,
+        bucket_name: &str,
+        bucket: Option<&BucketFacts>,
+        table: Option<&TableFacts>,
+    ) -> WorkspaceIndex {
+        let start = format!("{prefix}/");
+        let mut index = WorkspaceIndex::default();
+        let mut add = |object_key: &str| {
+            let Some(rest) = object_key.strip_prefix(&start) else {
+                return;
+            };
+            let Some((workspace, key)) = rest.split_once('/') else {
+                return;
+            };
+            if workspace.is_empty() || key.is_empty() {
+                return;
+            }
+            let key = key.strip_suffix(".tflock").unwrap_or(key);
+            index
+                .by_key
+                .entry(key.to_string())
+                .or_default()
+                .insert(workspace.to_string());
+        };
+        if let Some(facts) = bucket {
+            for k in facts
+                .keys
+                .range(start.clone()..)
+                .take_while(|k| k.starts_with(&start))
+            {
+                add(k);
+            }
+        }
+        if let Some(facts) = table {
+            let in_bucket = format!("{bucket_name}/");
+            for id in facts.locks.keys() {
+                if let Some(k) = id.strip_prefix(&in_bucket) {
+                    add(k);
+                }
+            }
+            for id in facts.digests.keys() {
+                if let Some(k) = id
+                    .strip_prefix(&in_bucket)
+                    .and_then(|k| k.strip_suffix("-md5"))
+                {
+                    add(k);
+                }
+            }
+        }
+        index
+    }
+
+    fn workspaces(&self, key: &str) -> impl Iterator<Item = &String> {
+        self.by_key.get(key).into_iter().flatten()
+    }
+}
+
+/// What AWS told about one target's table, bucket and probe.
+struct Facts<'a> {
+    table: Option<&'a Result<TableFacts, String>>,
+    bucket: Option<&'a Result<BucketFacts, String>>,
+    probe: Option<Probe>,
+    /// The LockInfo of a lockfile that exists, by key.
+    lockfile: &'a dyn Fn(&str) -> Option<LockInfo>,
+    index: &'a WorkspaceIndex,
 }
 
 /// Turns the facts gathered for a target into its states, blockers and notes.
-fn judge(
-    t: &Target,
-    table: Option<&Result<TableFacts, String>>,
-    bucket: Option<&Result<BucketFacts, String>>,
-    probe: Option<Probe>,
-    lockfile: &dyn Fn(&str) -> Option<LockInfo>,
-    options: &Options,
-    now: SystemTime,
-) -> BackendLocks {
+fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> BackendLocks {
+    let Facts {
+        table,
+        bucket,
+        probe,
+        lockfile,
+        index,
+    } = facts;
     let mut out = BackendLocks {
         states: Vec::new(),
         blockers: Vec::new(),
@@ -282,33 +382,11 @@ fn judge(
 
     // Which states exist: the known keys, plus workspaces found in the listing.
     let mut states: Vec<(String, String, Option<String>)> = Vec::new();
-    // A workspace exists once its state object does; while `terraform workspace
-    // new` writes the first state, only its lock (item or lockfile) does; and a
-    // digest item outlives a deleted state (rollback must still repair it).
-    let lock_keys: BTreeSet<String> = match table {
-        Some(Ok(facts)) => {
-            let prefix = format!("{bucket_name}/");
-            let locks = facts.locks.keys().filter_map(|id| id.strip_prefix(&prefix));
-            let digests = facts
-                .digests
-                .keys()
-                .filter_map(|id| id.strip_prefix(&prefix)?.strip_suffix("-md5"));
-            locks.chain(digests).map(String::from).collect()
-        }
-        _ => BTreeSet::new(),
-    };
     for (unit, key) in &t.keys {
         states.push(("default".into(), key.clone(), unit.clone()));
-        let mut found = BTreeSet::new();
-        if let Some(Ok(facts)) = bucket {
-            found.extend(workspaces(&facts.keys, &t.workspace_key_prefix, key));
-            let lockfile = format!("{key}.tflock");
-            found.extend(workspaces(&facts.keys, &t.workspace_key_prefix, &lockfile));
-        }
-        found.extend(workspaces(&lock_keys, &t.workspace_key_prefix, key));
-        for ws in found {
+        for ws in index.workspaces(key) {
             let state_key = format!("{}/{ws}/{key}", t.workspace_key_prefix);
-            states.push((ws, state_key, unit.clone()));
+            states.push((ws.clone(), state_key, unit.clone()));
         }
     }
 
@@ -331,7 +409,7 @@ fn judge(
         };
         let digest = match table {
             Some(Ok(_)) if digest_value.is_some() => Digest::Present,
-            Some(Ok(_)) => Digest::Absent,
+            Some(Ok(_)) if options.read_digests => Digest::Absent,
             _ => Digest::Unknown,
         };
         let lockfile_key = format!("{state_key}.tflock");
@@ -455,19 +533,6 @@ fn judge(
     out
 }
 
-/// Workspaces found in a listing: objects `P/W/K` for this backend's key K.
-fn workspaces(keys: &BTreeSet<String>, prefix: &str, key: &str) -> Vec<String> {
-    let start = format!("{prefix}/");
-    let suffix = format!("/{key}");
-    keys.range(start.clone()..)
-        .take_while(|k| k.starts_with(&start))
-        .filter_map(|k| {
-            let rest = k.strip_prefix(&start)?.strip_suffix(&suffix)?;
-            (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_string())
-        })
-        .collect()
-}
-
 /// Verifies the backends of a plan that `select` picks; results by backend index.
 /// `probe` says whether buckets of migrating backends get the conditional-write probe.
 pub async fn verify_plan(
@@ -502,6 +567,7 @@ mod tests {
             "env:/dev/app/terraform.tfstate",
             "env:/prod/app/terraform.tfstate",
             "env:/prod/app/terraform.tfstate.tflock",
+            "env:/fresh/app/terraform.tfstate.tflock",
             "env:/x/y/app/terraform.tfstate",
             "env:/other/terraform.tfstate",
             "app/terraform.tfstate",
@@ -509,9 +575,24 @@ mod tests {
         .into_iter()
         .map(String::from)
         .collect();
+        let facts = BucketFacts { keys };
+        let mut table = TableFacts::default();
+        table.locks.insert(
+            "b/env:/locked/app/terraform.tfstate".into(),
+            LockInfo::default(),
+        );
+        table
+            .digests
+            .insert("b/env:/gone/app/terraform.tfstate-md5".into(), "d".into());
+        let index = WorkspaceIndex::new("env:", "b", Some(&facts), Some(&table));
+        let found: Vec<&String> = index.workspaces("app/terraform.tfstate").collect();
+        assert_eq!(found, ["dev", "fresh", "gone", "locked", "prod"]);
+        // `env:/x/y/app/...` is workspace `x` with key `y/app/...`, as Terraform splits it.
         assert_eq!(
-            workspaces(&keys, "env:", "app/terraform.tfstate"),
-            ["dev", "prod"]
+            index
+                .workspaces("y/app/terraform.tfstate")
+                .collect::<Vec<_>>(),
+            ["x"]
         );
     }
 }
