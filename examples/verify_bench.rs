@@ -86,8 +86,11 @@ struct Run {
 }
 
 async fn run_tool(a: &Args, targets: &[Target]) -> (Run, Vec<String>) {
+    // As `tflock plan` checks: lock items only (the naive baseline reads no
+    // digests either; `apply` also reads them for its rollback file).
     let options = Options {
         concurrency: a.concurrency,
+        read_digests: false,
         ..Options::default()
     };
     let counter = Arc::new(RequestCounter::default());

@@ -19,4 +19,6 @@ pub mod source;
 pub mod status;
 pub mod verify;
 
-pub use scan::{BackendPlan, FileOutcome, FilePlan, Problem, RepoPlan, plan_bytes, scan, scan_with};
+pub use scan::{
+    BackendPlan, FileOutcome, FilePlan, Problem, RepoPlan, plan_bytes, scan, scan_with,
+};

@@ -22,10 +22,12 @@ pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
         allow_extended_string_escapes: false,
     };
     let parsed = jsonc_parser::parse_to_ast(source.body(), &CollectOptions::default(), &strict)
-        .map_err(|e| ParseError {
-            line: e.line_display(),
-            column: e.column_display(),
-            message: format!("syntax error: {}", e.kind()),
+        .map_err(|e| {
+            ParseError::at(
+                source,
+                base + e.range().start,
+                format!("syntax error: {}", e.kind()),
+            )
         })?;
     let Some(ast::Value::Object(root)) = parsed.value else {
         return Err(ParseError::at(

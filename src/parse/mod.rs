@@ -150,6 +150,38 @@ pub fn top_level(source: &Source) -> Result<Body, ParseError> {
 
 /// Finds every S3 backend setting in one file.
 pub fn parse(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseError> {
+    let backends = parse_kind(kind, source)?;
+    for b in &backends {
+        refuse_duplicates(source, &b.body)?;
+    }
+    Ok(backends)
+}
+
+/// A setting written twice (`a` next to `"a"`, a JSON member repeated) leaves
+/// it unclear which one Terraform, Terragrunt or OpenTofu uses; tflock does not
+/// guess.
+fn refuse_duplicates(source: &Source, body: &Body) -> Result<(), ParseError> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for s in &body.settings {
+        if let Some(first) = seen.insert(&s.key, s.key_span.start) {
+            return Err(ParseError::at(
+                source,
+                s.key_span.start,
+                format!(
+                    "`{}` is set twice in this backend (also on line {}); tflock will not guess which one counts",
+                    s.key,
+                    source.line_of(first)
+                ),
+            ));
+        }
+        if let Some(object) = &s.object {
+            refuse_duplicates(source, object)?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_kind(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseError> {
     match kind {
         FileKind::Terraform => hcl::terraform_backends(source),
         FileKind::TerraformJson => json::terraform_backends(source),

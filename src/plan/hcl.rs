@@ -134,20 +134,13 @@ pub fn render(
 
     let mut edits = Vec::new();
     let mut deleted = BTreeSet::new();
-    let mut inline_deleted = Vec::new();
+    let mut deleted_settings = Vec::new();
     let mut row_changes: BTreeMap<usize, RowChange<'_>> = BTreeMap::new();
     let mut inserts: BTreeMap<usize, &Setting> = BTreeMap::new();
 
     for op in &body_ops.ops {
         match *op {
-            Op::Delete(s) => {
-                let p = placement_of(s);
-                if p.own_line {
-                    deleted.extend(p.first_line..=p.last_line);
-                } else {
-                    inline_deleted.push(index_in(body, s));
-                }
-            }
+            Op::Delete(s) => deleted_settings.push(index_in(body, s)),
             Op::ReplaceWithLockfile(s) => {
                 let p = placement_of(s);
                 if p.is_row() {
@@ -182,13 +175,28 @@ pub fn render(
         }
     }
 
-    // Neighbouring deletions become one edit each, so their ranges never overlap.
-    for group in consecutive_groups(&deleted.iter().copied().collect::<Vec<_>>()) {
+    // Neighbouring deletions become one edit each, so their ranges never overlap:
+    // a run of settings alone on their lines goes with its lines; a run with one
+    // that shares its line goes as one splice with one separator.
+    deleted_settings.sort_unstable();
+    deleted_settings.dedup();
+    let mut whole_lines = BTreeSet::new();
+    for run in consecutive_groups(&deleted_settings) {
+        // A line that keeps something (an inline neighbour) stays in the model.
+        for &i in run.iter().filter(|&&i| placements[i].own_line) {
+            deleted.extend(placements[i].first_line..=placements[i].last_line);
+        }
+        if run.iter().all(|&i| placements[i].own_line) {
+            for &i in &run {
+                whole_lines.extend(placements[i].first_line..=placements[i].last_line);
+            }
+        } else {
+            edits.push(Edit::delete(inline_run(&lines, body, &run)));
+        }
+    }
+    for group in consecutive_groups(&whole_lines.iter().copied().collect::<Vec<_>>()) {
         let (first, last) = (group[0], group[group.len() - 1]);
         edits.push(Edit::delete(delete_lines(&lines, first, last)));
-    }
-    for range in inline_deletions(body, &inline_deleted) {
-        edits.push(Edit::delete(range));
     }
 
     // Rows by their (0-based) line, for the settings alone on one line with `=`.
@@ -370,8 +378,16 @@ impl Layout<'_> {
                 self.indent_of(anchor),
                 " ".repeat(pad)
             );
-            let at = self.lines.content_end(p.last_line);
-            let newline = newline_at(self.text, at);
+            // Before trailing blanks after code (not after a comment, whose blanks
+            // are its own): they stay at the end of the (new) last line.
+            let end = self.lines.content_end(p.last_line);
+            let at = if self.lines.has_comment_cell(p.last_line) {
+                end
+            } else {
+                let code = self.text[..end].trim_end_matches([' ', '\t']).len();
+                code.max(self.lines.start(p.last_line))
+            };
+            let newline = newline_at(self.text, end);
             return (
                 vec![Edit::insert(at, format!("{newline}{line}"))],
                 width(&line),
@@ -561,27 +577,38 @@ fn delete_lines(lines: &Lines, first: usize, last: usize) -> Range<usize> {
 }
 
 /// A setting sharing its line with others: remove it with one separator.
-/// Settings sharing their line with others, removed with one separator per run of
-/// neighbours: up to the next kept setting, or from the previous kept one.
-pub(super) fn inline_deletions(body: &Body, deleted: &[usize]) -> Vec<Range<usize>> {
-    let mut sorted = deleted.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
+/// A run of neighbouring settings, one of which shares its line, removed as one
+/// splice: up to the next setting when it follows on the same line, else from the
+/// previous one when that ends on the run's first line, else just the run (so a
+/// comment or brace on a line of their own is never taken along).
+fn inline_run(lines: &Lines, body: &Body, run: &[usize]) -> Range<usize> {
     let settings = &body.settings;
-    consecutive_groups(&sorted)
-        .into_iter()
-        .map(|run| {
-            let (first, last) = (run[0], run[run.len() - 1]);
-            match (
-                settings.get(last + 1),
-                first.checked_sub(1).map(|p| &settings[p]),
-            ) {
-                (Some(next), _) => settings[first].key_span.start..next.key_span.start,
-                (None, Some(prev)) => prev.value_span.end..settings[last].value_span.end,
-                (None, None) => settings[first].key_span.start..settings[last].value_span.end,
+    let (first, last) = (&settings[run[0]], &settings[run[run.len() - 1]]);
+    let same_line = |a: usize, b: usize| lines.index_of(a) == lines.index_of(b);
+    let next = settings.get(run[run.len() - 1] + 1);
+    let prev = run[0].checked_sub(1).map(|p| &settings[p]);
+    match (next, prev) {
+        (Some(n), _) if same_line(last.value_span.end, n.key_span.start) => {
+            first.key_span.start..n.key_span.start
+        }
+        (_, Some(p)) if same_line(p.value_span.end, first.key_span.start) => {
+            p.value_span.end..last.value_span.end
+        }
+        _ => {
+            // Starting its line: take the blanks after it too, so what stays on
+            // the line (a comment, a brace) keeps the line's indentation.
+            let text = lines.text;
+            let starts_line = text
+                [lines.start(lines.index_of(first.key_span.start))..first.key_span.start]
+                .trim()
+                .is_empty();
+            let mut end = last.value_span.end;
+            if starts_line {
+                end += text[end..].len() - text[end..].trim_start_matches([' ', '\t']).len();
             }
-        })
-        .collect()
+            first.key_span.start..end
+        }
+    }
 }
 
 /// The lines to model: the body's settings, widened over neighbouring lines that
@@ -625,8 +652,8 @@ fn runs<T>(items: &[T], pred: impl Fn(&T) -> bool) -> Vec<Range<usize>> {
     result
 }
 
-/// Splits sorted line numbers into groups of consecutive lines.
-fn consecutive_groups(lines: &[usize]) -> Vec<Vec<usize>> {
+/// Splits sorted numbers into groups of consecutive ones.
+pub(super) fn consecutive_groups(lines: &[usize]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for &l in lines {
         match groups.last_mut() {

@@ -56,37 +56,44 @@ fn own_line(source: &Source, s: &Setting) -> bool {
     before.trim().is_empty() && matches!(after.trim(), "" | ",")
 }
 
-/// Removes members and keeps the object's commas valid. Members alone on their
-/// lines go with their lines; the others with one separator per run of neighbours.
+/// Removes members and keeps the object's commas valid. A run of neighbours all
+/// alone on their lines goes with its lines; any other run as one splice with one
+/// separator (up to the next member, or from the previous one).
 fn delete_members(source: &Source, body: &Body, deleted: &[usize]) -> Vec<Edit> {
     let settings = &body.settings;
-    let (own, inline): (Vec<usize>, Vec<usize>) = deleted
-        .iter()
-        .partition(|&&i| own_line(source, &settings[i]));
-    let mut edits: Vec<Edit> = super::hcl::inline_deletions(body, &inline)
-        .into_iter()
-        .map(Edit::delete)
-        .collect();
-    let mut own = own;
-    own.sort_unstable();
-    let mut lines: Vec<std::ops::Range<usize>> = own
-        .iter()
-        .map(|&i| {
-            let s = &settings[i];
-            source.line_start(s.key_span.start)..source.line_end(s.value_span.end)
-        })
-        .collect();
-    lines.dedup();
+    let mut sorted = deleted.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut edits = Vec::new();
+    let mut lines = Vec::new();
+    let mut tail_by_lines = false;
+    for run in super::hcl::consecutive_groups(&sorted) {
+        let (first, last) = (run[0], run[run.len() - 1]);
+        if run.iter().all(|&i| own_line(source, &settings[i])) {
+            for &i in &run {
+                let s = &settings[i];
+                lines.push(source.line_start(s.key_span.start)..source.line_end(s.value_span.end));
+            }
+            tail_by_lines |= last + 1 == settings.len();
+            continue;
+        }
+        let range = match (
+            settings.get(last + 1),
+            first.checked_sub(1).map(|p| &settings[p]),
+        ) {
+            (Some(next), _) => settings[first].key_span.start..next.key_span.start,
+            (None, Some(prev)) => prev.value_span.end..settings[last].value_span.end,
+            (None, None) => settings[first].key_span.start..settings[last].value_span.end,
+        };
+        edits.push(Edit::delete(range));
+    }
     for range in merge(lines) {
         edits.push(Edit::delete(range));
     }
-    // When the last members go, the last member kept must lose its comma.
-    let kept_last = (0..settings.len()).rev().find(|i| !deleted.contains(i));
-    let tail_deleted = settings
-        .len()
-        .checked_sub(1)
-        .is_some_and(|last| own.contains(&last));
-    if let (true, Some(k)) = (tail_deleted, kept_last) {
+    // When the last members go with their lines, the last member kept must lose
+    // its comma.
+    let kept_last = (0..settings.len()).rev().find(|i| !sorted.contains(i));
+    if let (true, Some(k)) = (tail_by_lines, kept_last) {
         let from = settings[k].value_span.end;
         let first_deleted_after = settings[k + 1].key_span.start;
         let to = source.line_start(first_deleted_after).max(from);

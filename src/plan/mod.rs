@@ -108,14 +108,21 @@ pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>
             }
             if let (Some(e), Some((object, dynamodb))) = (endpoints, endpoints_dynamodb) {
                 // A multi-line `endpoints = {...}` cannot become a one-line row in
-                // place, so the lockfile follows the setting before it instead.
-                let before = body
+                // place, so the lockfile follows the setting before it, or else
+                // the one after it (so it joins an alignment group as a row).
+                let kept = |s: &&Setting| {
+                    !table.is_some_and(|t| std::ptr::eq(*s, t))
+                        && !endpoint.is_some_and(|t| std::ptr::eq(*s, t))
+                        && !std::ptr::eq(*s, e)
+                };
+                let position = body
                     .settings
                     .iter()
-                    .take_while(|s| !std::ptr::eq(*s, e))
-                    .filter(|s| !table.is_some_and(|t| std::ptr::eq(*s, t)))
-                    .filter(|s| !endpoint.is_some_and(|t| std::ptr::eq(*s, t)))
-                    .last();
+                    .position(|s| std::ptr::eq(s, e))
+                    .unwrap_or(0);
+                let before = body.settings[..position].iter().rev().find(kept);
+                let after = body.settings[position..].iter().find(kept);
+                let before = before.or(after);
                 match (endpoints_whole.is_some(), lockfile_placed, before) {
                     (true, true, _) => ops.push(Op::Delete(e)),
                     (true, false, Some(before)) => {

@@ -397,7 +397,10 @@ fn tool_name(tool: version::Tool) -> &'static str {
 struct PinCache {
     /// Per absolute folder and file name: the nearest pin file at or above it.
     /// Shared parents are looked at once, whatever the number of modules.
-    by_dir: BTreeMap<(std::path::PathBuf, &'static str), Option<(String, version::PinnedVersion)>>,
+    by_dir: std::collections::HashMap<
+        (std::path::PathBuf, &'static str),
+        Option<(String, version::PinnedVersion)>,
+    >,
 }
 
 impl PinCache {
