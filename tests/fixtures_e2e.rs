@@ -689,14 +689,37 @@ fn unreadable_file_is_reported_and_left_alone() {
     )
     .unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::read(&locked).is_ok() {
-        eprintln!(
-            "SKIPPED unreadable_file_is_reported_and_left_alone: running as root, \
-             which can read a file with mode 000"
-        );
-        return;
+    // Root reads a mode-000 file anyway (CI runs as root): then tflock runs as
+    // the unprivileged user `nobody`, in a tree everyone may write.
+    let as_root = std::fs::read(&locked).is_ok();
+    if as_root {
+        for dir in [tmp.path().to_path_buf(), work.clone()] {
+            let status = std::process::Command::new("chmod")
+                .args(["-R", "a+rwX"])
+                .arg(&dir)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     }
-    let plan = tflock(&work, &["plan", "--offline"]);
+    let run = |args: &[&str]| -> std::process::Output {
+        if !as_root {
+            return tflock(&work, args);
+        }
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(common::tflock_bin())
+            .args(args)
+            .current_dir(&work)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run tflock as nobody (setpriv)")
+    };
+    let plan = run(&["plan", "--offline"]);
     assert_eq!(code(&plan), 1, "{}", shown(&plan));
     assert!(
         stderr(&plan)
@@ -706,18 +729,20 @@ fn unreadable_file_is_reported_and_left_alone() {
         shown(&plan)
     );
     let rollback = tmp.path().join("rollback.json");
-    let applied = tflock(
-        &work,
-        &[
-            "apply",
-            "--skip-lock-check",
-            "--auto-approve",
-            "--rollback-file",
-            rollback.to_str().unwrap(),
-        ],
-    );
+    let applied = run(&[
+        "apply",
+        "--skip-lock-check",
+        "--auto-approve",
+        "--rollback-file",
+        rollback.to_str().unwrap(),
+    ]);
     assert_eq!(code(&applied), 1, "{}", shown(&applied));
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(
+        std::fs::read(&locked).unwrap(),
+        b"terraform {\n  backend \"s3\" {\n    dynamodb_table = \"t\"\n  }\n}\n",
+        "the unreadable file was changed"
+    );
     std::fs::remove_file(&locked).unwrap();
     std::fs::remove_dir(locked.parent().unwrap()).unwrap();
     assert_same_tree(
