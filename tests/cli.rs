@@ -1465,3 +1465,120 @@ fn markdown_report_on_stdout_and_split_into_comment_sized_files() {
         assert!(all.contains(&format!("m{i:03}/main.tf")), "m{i:03} missing");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Hostile input and paths (issue 7)
+// ---------------------------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_not_followed_out_of_the_tree_and_loops_do_not_hang() {
+    let outside = TempDir::new().unwrap();
+    write_files(outside.path(), &[("main.tf", APP_TF.as_bytes())]);
+    let dir = sample_tree();
+    std::os::unix::fs::symlink(outside.path().join("main.tf"), dir.path().join("linked.tf"))
+        .unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("linked-dir")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("live/loop")).unwrap();
+    let files = planned_files(dir.path(), &[]);
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.starts_with("linked") && !f.contains("loop")),
+        "{files:?}"
+    );
+    let before = std::fs::read(outside.path().join("main.tf")).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "apply",
+            "--skip-lock-check",
+            "--auto-approve",
+            "--rollback-file",
+            "rb.json",
+        ],
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        std::fs::read(outside.path().join("main.tf")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn plan_and_rollback_files_whose_paths_escape_the_root_are_refused() {
+    let outside = TempDir::new().unwrap();
+    write_files(outside.path(), &[("victim.tf", b"keep me\n")]);
+    let dir = sample_tree();
+    let victim = outside.path().join("victim.tf");
+    let plan = serde_json::json!({
+        "format_version": "1", "tool": "tflock", "strategy": "replace",
+        "files": [{"path": format!("../{}/victim.tf", outside.path().file_name().unwrap().to_str().unwrap()),
+                   "sha256": "x", "sha256_after": "y",
+                   "edits": [{"start": 0, "end": 4, "text": "lost"}]}]
+    });
+    std::fs::write(dir.path().join("evil-plan.json"), plan.to_string()).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "apply",
+            "--plan",
+            "evil-plan.json",
+            "--skip-lock-check",
+            "--auto-approve",
+        ],
+    );
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+    let rollback = serde_json::json!({
+        "format_version": "1", "tool": "tflock", "created": "now",
+        "root": dir.path(), "strategy": "replace",
+        "files": [{"path": victim.to_str().unwrap(), "sha256_before": "a",
+                   "sha256_after": "b", "original": "lost\n"}]
+    });
+    std::fs::write(dir.path().join("evil-rollback.json"), rollback.to_string()).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "rollback",
+            "evil-rollback.json",
+            "--auto-approve",
+            "--force",
+            "--files-only",
+        ],
+    );
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me\n");
+}
+
+#[test]
+fn very_long_lines_and_deep_nesting_are_rejected_quickly_with_a_position() {
+    let dir = TempDir::new().unwrap();
+    let long = format!(
+        "bucket = \"{}\"\ndynamodb_table = \"t\"\n",
+        "a".repeat(200_000)
+    );
+    let deep = format!(
+        "terraform {{\n  backend \"s3\" {{\n    bucket = {}1{}\n    dynamodb_table = \"t\"\n  }}\n}}\n",
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    write_files(
+        dir.path(),
+        &[
+            ("long.tfbackend", long.as_bytes()),
+            ("deep/main.tf", deep.as_bytes()),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let out = run(dir.path(), &["plan", "--offline"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("long.tfbackend:1:1: line is 200011 bytes long"),
+        "{err}"
+    );
+    assert!(err.contains("deep/main.tf:3:"), "{err}");
+}
