@@ -27,4 +27,8 @@ trap stop_moto EXIT
 export TFLOCK_TEST_MOTO_URL="$MOTO_URL"
 export TFLOCK_TEST_PYTHON="$MOTO_VENV/bin/python"
 
+# Property tests explore with a fixed seed on CI, so a run is repeatable; set
+# PROPTEST_RNG_SEED (or run scripts/fuzz.sh) to explore further.
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261127}"
+
 cargo test --all-targets --locked "$@"

@@ -1600,7 +1600,11 @@ fn check_locality(g: &Generated, file: &FilePlan) -> Result<(), TestCaseError> {
                 || e.text.starts_with("\r\n")
                 || e.text.starts_with(",\n")
                 || e.text.starts_with(",\r\n"))
-            && orig[e.start..].starts_with(['\n', '\r', ',']);
+            && {
+                // At a line's end (before its trailing blanks, which stay last).
+                let rest = orig[e.start..].trim_start_matches([' ', '\t']);
+                rest.is_empty() || rest.starts_with(['\n', '\r', ','])
+            };
         if appends_line {
             let rest = e.text.replace("use_lockfile", "").replace("true", "");
             prop_assert!(
