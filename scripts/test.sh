@@ -31,4 +31,13 @@ export TFLOCK_TEST_PYTHON="$MOTO_VENV/bin/python"
 # PROPTEST_RNG_SEED (or run scripts/fuzz.sh) to explore further.
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261127}"
 
-cargo test --all-targets --locked "$@"
+# The library, the binary and every test target (examples are built by clippy).
+log="$root/target/test-output.log"
+set +e
+cargo test --lib --bins --tests --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line with the totals of every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
