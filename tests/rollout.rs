@@ -9,14 +9,15 @@
 
 mod common;
 
+use common::{python, support, unique};
+
 use common::{stderr, stdout, write_files};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 const REGION: &str = "eu-west-1";
@@ -28,34 +29,6 @@ const TFLOCK_OPERATION: &str = "tflock-migration";
 // ---------------------------------------------------------------------------
 // The emulator and seeding
 // ---------------------------------------------------------------------------
-
-fn support(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-}
-
-/// The emulator's python (it has boto3).
-fn python() -> PathBuf {
-    std::env::var_os("TFLOCK_TEST_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"))
-}
-
-/// A name no other test (or earlier run against the same emulator) uses.
-fn unique(tag: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "tfl-{tag}-{}-{}-{nanos:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 struct Moto {
     url: String,

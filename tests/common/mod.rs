@@ -207,3 +207,34 @@ pub fn moto(test: &str) -> Option<String> {
     eprintln!("SKIPPED {test}: moto emulator not running (run scripts/test.sh)");
     None
 }
+
+/// A file under `tests/support/` (the seeding script, the fault proxy).
+pub fn support(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
+/// The emulator's python (it has boto3), or `python3` for the stdlib-only proxy.
+pub fn python() -> PathBuf {
+    std::env::var_os("TFLOCK_TEST_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// A bucket or table name no other test (or earlier run against the same
+/// emulator) uses.
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "tfl-{tag}-{}-{}-{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
