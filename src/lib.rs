@@ -13,6 +13,7 @@ pub mod planfile;
 pub mod preflight;
 pub mod remote;
 pub mod report;
+pub mod resolve;
 pub mod rollback;
 pub mod scan;
 pub mod source;
