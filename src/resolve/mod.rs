@@ -87,6 +87,9 @@ enum Context<'a> {
     Literal,
     /// A Terragrunt file, seen from the unit Terragrunt runs.
     Terragrunt(Scope, Option<&'a Unit>),
+    /// A Terragrunt root that no unit of the repository includes: values that
+    /// depend on the including unit are unknown.
+    Orphan(Scope),
 }
 
 /// One backend with the file it was found in.
@@ -210,10 +213,17 @@ pub fn resolve_backend(
         .collect();
     if mine.is_empty() {
         // A Terragrunt file that no unit includes: Terragrunt runs it as its own
-        // unit (a `terragrunt.hcl` with `remote_state`), or nobody runs it.
+        // unit when it is a `terragrunt.hcl`; a root that no unit of this
+        // repository includes may still be included from elsewhere, so what
+        // depends on the including unit stays unknown.
         let scope = evaluator.scope(&file, &file, None);
+        let context = if units::is_unit_file(Path::new(own.path)) {
+            Context::Terragrunt(scope, None)
+        } else {
+            Context::Orphan(scope)
+        };
         return Resolution {
-            targets: vec![target(layers, &Context::Terragrunt(scope, None), None, dir)],
+            targets: vec![target(layers, &context, None, dir)],
         };
     }
     let targets = mine
@@ -460,6 +470,19 @@ fn resolve_value(
                 literal_prefix(text),
             ),
         },
+        Context::Orphan(scope) if depends_on_unit(text) => unknown(
+            value,
+            location,
+            "no unit of this repository includes this file, so the path functions have no unit to start from".into(),
+            literal_prefix(text),
+        ),
+        Context::Orphan(scope) => match scope.eval(text) {
+            Evaluated::Known(v) => Resolved::Known(v),
+            Evaluated::Unknown { reason } => {
+                let (prefix, _) = scope.eval_string_prefix(text);
+                unknown(value, location, reason, prefix)
+            }
+        },
         Context::Terragrunt(scope, unit) => {
             let from_unit = |reason: String| match unit {
                 Some(u) => format!("{reason} (evaluated for unit {})", u.dir),
@@ -511,6 +534,22 @@ fn literal_prefix(text: &str) -> String {
         .min()
         .unwrap_or(inner.len());
     inner[..end].to_string()
+}
+
+/// Whether an expression uses a Terragrunt function whose value depends on the
+/// unit that includes the file.
+fn depends_on_unit(text: &str) -> bool {
+    [
+        "path_relative_to_include",
+        "path_relative_from_include",
+        "get_terragrunt_dir",
+        "get_original_terragrunt_dir",
+        "find_in_parent_folders",
+        "get_path_from_repo_root",
+        "get_path_to_repo_root",
+    ]
+    .iter()
+    .any(|f| text.contains(f))
 }
 
 /// Whether a file is read by Terragrunt (its expressions are Terragrunt's).

@@ -508,11 +508,10 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
         let could_be_mine = |state_key: &str| t.could_be_state(state_key, prefix);
         out.notes.push(match &t.bucket {
             Some(_) => format!(
-                "conservative check: the state key is not fully known, so every lock on a state \
-                 of bucket {bucket_name} whose key starts with \"{prefix}\" (in any workspace) \
-                 counts as this backend's"
+                "conservative check: the state key is not fully known; any active lock whose \
+                 LockID starts with \"{bucket_name}/{prefix}\" blocks this backend, in any workspace"
             ),
-            None => "conservative check: the bucket is not known, so every lock in the table counts as this backend's".into(),
+            None => "conservative check: the bucket is not known; any active lock in the table blocks this backend".into(),
         });
         match table {
             Some(Ok(facts)) => {
