@@ -62,6 +62,14 @@ pub struct SourceAttr {
     pub line: usize,
 }
 
+/// The file whose `remote_state` a unit uses, and the include that names it
+/// (None when it is the unit's own): the arguments `Evaluator::scope` takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteStateOwner {
+    pub file: PathBuf,
+    pub include: Option<Include>,
+}
+
 /// Evaluates Terragrunt configuration files, caching what it read and parsed.
 pub struct Evaluator {
     shared: Arc<Shared>,
@@ -79,6 +87,34 @@ impl Evaluator {
     /// (`file:line: include "root" path: reason`).
     pub fn includes(&self, unit_file: &Path) -> Result<Vec<Include>, String> {
         scope::resolve_includes(&self.shared, unit_file, unit_file, Budget::new())
+    }
+
+    /// Whose `remote_state` block Terragrunt applies to the unit: its own if it
+    /// has one, else the last include (in written order) that is merged
+    /// (`merge_strategy` not `no_merge`) and has one: both shallow and deep
+    /// merges replace `remote_state` whole (Terragrunt's `include.go`).
+    /// `None` when no file gives the unit a `remote_state`.
+    pub fn remote_state_owner(&self, unit_file: &Path) -> Result<Option<RemoteStateOwner>, String> {
+        let has_remote_state = |path: &Path| -> Result<bool, String> {
+            let parsed = self.shared.file(path);
+            let parsed = parsed.as_ref().as_ref().map_err(Clone::clone)?;
+            Ok(parsed.body.blocks_of("remote_state").next().is_some())
+        };
+        if has_remote_state(unit_file)? {
+            return Ok(Some(RemoteStateOwner {
+                file: unit_file.to_path_buf(),
+                include: None,
+            }));
+        }
+        for include in self.includes(unit_file)?.into_iter().rev() {
+            if include.merge_strategy != "no_merge" && has_remote_state(&include.path)? {
+                return Ok(Some(RemoteStateOwner {
+                    file: include.path.clone(),
+                    include: Some(include),
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// The `locals` a file defines, with their lines (HCL or JSON syntax).

@@ -877,3 +877,115 @@ fn runaway_evaluation_is_bounded() {
         known => panic!("{known:?}"),
     }
 }
+
+#[test]
+fn evaluator_can_be_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Evaluator>();
+}
+
+#[test]
+fn heredocs_and_env_values() {
+    let t = Tree::new(&[(
+        "u/terragrunt.hcl",
+        "locals {\n  h = <<EOT\nkey/${get_env(\"ENV\", \"dev\")}\nEOT\n  i = <<-EOT\n    x\n  EOT\n}\n",
+    )]);
+    let u = "u/terragrunt.hcl";
+    assert_eq!(t.in_unit(u, &[], "local.h"), s("key/dev\n"));
+    assert_eq!(t.in_unit(u, &[("ENV", "prod")], "local.h"), s("key/prod\n"));
+    assert_unknown(t.in_unit(u, &[], "local.i"), "heredoc");
+    assert_eq!(t.in_unit(u, &[("ENV", "")], "get_env(\"ENV\")"), s(""));
+}
+
+#[test]
+fn unit_own_remote_state_and_include_in_root() {
+    let t = Tree::new(&[
+        (
+            "r/root.hcl",
+            "locals {\n  from_include = include.root.locals.x\n}\n",
+        ),
+        (
+            "r/u/terragrunt.hcl",
+            "locals {\n  env = \"stage\"\n}\nremote_state {\n  backend = \"s3\"\n  config = {\n    key = \"${local.env}/${path_relative_to_include()}/t.tfstate\"\n  }\n}\ninclude \"root\" {\n  path = find_in_parent_folders(\"root.hcl\")\n}\n",
+        ),
+    ]);
+    let u = "r/u/terragrunt.hcl";
+    assert_eq!(
+        t.in_unit(
+            u,
+            &[],
+            "\"${local.env}/${path_relative_to_include()}/t.tfstate\""
+        ),
+        s("stage/u/t.tfstate")
+    );
+    assert_unknown(
+        t.in_root(u, Some("root"), &[], "local.from_include"),
+        "include",
+    );
+    let whole = t.in_unit(u, &[], "{ bucket = \"b\", key = \"${local.env}/k\" }");
+    let Evaluated::Known(hcl::Value::Object(map)) = whole else {
+        panic!("{whole:?}")
+    };
+    assert_eq!(map["key"], hcl::Value::from("stage/k"));
+}
+
+#[test]
+fn read_file_with_includes_keeps_locals_but_not_merged_parts() {
+    let t = Tree::new(&[
+        ("r/root.hcl", "inputs = {\n  a = 1\n}\n"),
+        (
+            "r/other/terragrunt.hcl",
+            "include {\n  path = find_in_parent_folders(\"root.hcl\")\n}\nlocals {\n  name = \"other\"\n}\ninputs = {\n  b = 2\n}\n",
+        ),
+        (
+            "r/u/terragrunt.hcl",
+            "locals {\n  o = read_terragrunt_config(\"../other\")\n}\n",
+        ),
+    ]);
+    let u = "r/u/terragrunt.hcl";
+    assert_eq!(t.in_unit(u, &[], "local.o.locals.name"), s("other"));
+    assert_unknown(t.in_unit(u, &[], "local.o.inputs.b"), "merges its includes");
+}
+
+#[test]
+fn remote_state_owner_follows_terragrunt_merge() {
+    let rs = "remote_state {\n  backend = \"s3\"\n  config = {}\n}\n";
+    let t = Tree::new(&[
+        ("r/root.hcl", rs),
+        ("r/second.hcl", rs),
+        ("r/plain.hcl", "locals {}\n"),
+        (
+            "r/own/terragrunt.hcl",
+            &format!("include {{\n  path = \"../root.hcl\"\n}}\n{rs}"),
+        ),
+        (
+            "r/two/terragrunt.hcl",
+            "include \"root\" {\n  path = \"../root.hcl\"\n}\ninclude \"second\" {\n  path = \"../second.hcl\"\n}\ninclude \"plain\" {\n  path = \"../plain.hcl\"\n}\n",
+        ),
+        (
+            "r/nomerge/terragrunt.hcl",
+            "include \"root\" {\n  path = \"../root.hcl\"\n}\ninclude \"second\" {\n  path = \"../second.hcl\"\n  merge_strategy = \"no_merge\"\n}\n",
+        ),
+        (
+            "r/none/terragrunt.hcl",
+            "include {\n  path = \"../plain.hcl\"\n}\n",
+        ),
+    ]);
+    let ev = t.evaluator(&[]);
+    let owner = |u: &str| ev.remote_state_owner(&t.path(u)).unwrap().map(|o| o.file);
+    assert_eq!(
+        owner("r/own/terragrunt.hcl"),
+        Some(t.path("r/own/terragrunt.hcl"))
+    );
+    assert_eq!(owner("r/two/terragrunt.hcl"), Some(t.path("r/second.hcl")));
+    assert_eq!(
+        owner("r/nomerge/terragrunt.hcl"),
+        Some(t.path("r/root.hcl"))
+    );
+    assert_eq!(owner("r/none/terragrunt.hcl"), None);
+    let two = ev
+        .remote_state_owner(&t.path("r/two/terragrunt.hcl"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(two.include.unwrap().name.as_deref(), Some("second"));
+}
