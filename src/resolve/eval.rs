@@ -147,8 +147,8 @@ impl Evaluator {
                 {
                     blocked = Some(format!(
                         "{} is included by {} and has includes itself, which Terragrunt refuses",
-                        file.display(),
-                        unit_file.display()
+                        self.shared.shown(file),
+                        self.shared.shown(unit_file)
                     ));
                 }
                 Track::Original(inc.clone())

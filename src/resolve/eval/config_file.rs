@@ -2,7 +2,7 @@
 //! shape the evaluator needs: attributes and blocks, each with its line, and
 //! expressions as hcl-rs trees.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hcl::Expression;
 use hcl::edit::Span;
@@ -44,7 +44,8 @@ impl Body {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ConfigFile {
-    pub path: PathBuf,
+    /// The path as messages show it (relative to the repository when inside it).
+    pub shown: String,
     pub body: Body,
 }
 
@@ -62,50 +63,43 @@ impl ConfigFile {
 
     /// `file:line` for messages.
     pub fn at(&self, line: usize) -> String {
-        format!("{}:{}", self.path.display(), line)
+        format!("{}:{}", self.shown, line)
     }
 }
 
-/// Reads and parses `path`. Errors are `path:line:col: message`.
-pub(crate) fn read(path: &Path) -> Result<ConfigFile, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Reads and parses `path`. Errors are `shown:line:col: message`.
+pub(crate) fn read(path: &Path, shown: &str) -> Result<ConfigFile, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", shown))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(
             "{}: {} bytes is larger than the {} bytes tflock evaluates",
-            path.display(),
+            shown,
             meta.len(),
             MAX_FILE_BYTES
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text =
-        String::from_utf8(bytes).map_err(|e| format!("{}:1:1: not UTF-8 ({e})", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", shown))?;
+    let text = String::from_utf8(bytes).map_err(|e| format!("{}:1:1: not UTF-8 ({e})", shown))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let is_json = path
         .file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.ends_with(".json"));
     let body = if is_json {
-        parse_json(path, text)?
+        parse_json(shown, text)?
     } else {
-        parse_hcl(path, text)?
+        parse_hcl(shown, text)?
     };
     Ok(ConfigFile {
-        path: path.to_path_buf(),
+        shown: shown.to_string(),
         body,
     })
 }
 
-pub(crate) fn parse_hcl(path: &Path, text: &str) -> Result<Body, String> {
+pub(crate) fn parse_hcl(shown: &str, text: &str) -> Result<Body, String> {
     let body = hcl::edit::parser::parse_body(text).map_err(|e| {
         let loc = e.location();
-        format!(
-            "{}:{}:{}: {}",
-            path.display(),
-            loc.line(),
-            loc.column(),
-            e.message()
-        )
+        format!("{}:{}:{}: {}", shown, loc.line(), loc.column(), e.message())
     })?;
     Ok(convert_body(&body, text))
 }
@@ -147,14 +141,11 @@ fn convert_body(body: &hcl::edit::structure::Body, text: &str) -> Body {
 /// HCL's JSON syntax for a Terragrunt file: block kinds are known by name
 /// (Terragrunt's schema); everything else at the top level is an attribute.
 /// Strings are templates, as in HCL-JSON. Lines are not tracked (line 1).
-pub(crate) fn parse_json(path: &Path, text: &str) -> Result<Body, String> {
+pub(crate) fn parse_json(shown: &str, text: &str) -> Result<Body, String> {
     let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        .map_err(|e| format!("{}:{}:{}: {e}", shown, e.line(), e.column()))?;
     let serde_json::Value::Object(top) = value else {
-        return Err(format!(
-            "{}:1:1: the top level is not an object",
-            path.display()
-        ));
+        return Err(format!("{}:1:1: the top level is not an object", shown));
     };
     let mut body = Body::default();
     for (key, value) in top {

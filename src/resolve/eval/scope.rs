@@ -46,8 +46,16 @@ impl Shared {
         };
         files
             .entry(path.to_path_buf())
-            .or_insert_with(|| Arc::new(config_file::read(path)))
+            .or_insert_with(|| Arc::new(config_file::read(path, &self.shown(path))))
             .clone()
+    }
+
+    /// A path as messages show it: relative to the repository when inside it.
+    pub fn shown(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.world.repo_root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+            _ => path.to_string_lossy().into_owned(),
+        }
     }
 }
 
@@ -151,10 +159,7 @@ impl Frame {
             Err(e) => return Ok(Val::unknown(e)),
         };
         let Some(attr) = file.local(name) else {
-            return Err(format!(
-                "local.{name} is not defined in {}",
-                file.path.display()
-            ));
+            return Err(format!("local.{name} is not defined in {}", file.shown));
         };
         match self.locals.borrow().get(name) {
             Some(Slot::Done(v)) => return Ok(v.clone()),
@@ -304,7 +309,7 @@ impl Frame {
         };
         Err(format!(
             "find_in_parent_folders(): no {shown} in any folder above {}",
-            self.config_path.display()
+            self.shared.shown(&self.config_path)
         ))
     }
 
@@ -325,14 +330,14 @@ impl Frame {
                 Some(d) => Ok(d.clone()),
                 None => Ok(Val::unknown(format!(
                     "read_terragrunt_config(): {} does not exist here",
-                    target.display()
+                    self.shared.shown(&target)
                 ))),
             };
         }
         if self.reading.contains(&target) {
             return Ok(Val::unknown(format!(
                 "read_terragrunt_config(): {} reads itself (a cycle)",
-                target.display()
+                self.shared.shown(&target)
             )));
         }
         if self.reading.len() >= MAX_READ_DEPTH {
@@ -364,7 +369,7 @@ impl Frame {
                     if key != "locals" {
                         *v = Val::unknown(format!(
                             "{key} of {} merges its includes, which tflock does not evaluate",
-                            target.display()
+                            self.shared.shown(&target)
                         ));
                     }
                 }
@@ -383,18 +388,24 @@ impl Frame {
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) => {
-                return Ok(Val::unknown(format!("file(): {}: {e}", path.display())));
+                return Ok(Val::unknown(format!(
+                    "file(): {}: {e}",
+                    self.shared.shown(&path)
+                )));
             }
         };
         if meta.len() > config_file::MAX_FILE_BYTES {
             return Ok(Val::unknown(format!(
                 "file(): {} is too large",
-                path.display()
+                self.shared.shown(&path)
             )));
         }
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Val::String(text)),
-            Err(e) => Ok(Val::unknown(format!("file(): {}: {e}", path.display()))),
+            Err(e) => Ok(Val::unknown(format!(
+                "file(): {}: {e}",
+                self.shared.shown(&path)
+            ))),
         }
     }
 }

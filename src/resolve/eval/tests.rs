@@ -989,3 +989,28 @@ fn remote_state_owner_follows_terragrunt_merge() {
         .unwrap();
     assert_eq!(two.include.unwrap().name.as_deref(), Some("second"));
 }
+
+#[test]
+fn long_local_chains_and_deep_yaml_do_not_overflow() {
+    let mut text = String::from("locals {\n  l0 = \"x\"\n");
+    for i in 1..=400 {
+        text.push_str(&format!("  l{i} = local.l{}\n", i - 1));
+    }
+    text.push_str("}\n");
+    let t = Tree::new(&[
+        ("u/terragrunt.hcl", &text),
+        ("u/deep.yaml", &"[".repeat(200_000)),
+        ("u/deep.json", &"[".repeat(200_000)),
+    ]);
+    let u = "u/terragrunt.hcl";
+    assert_eq!(t.in_unit(u, &[], "local.l20"), s("x"));
+    assert_unknown(t.in_unit(u, &[], "local.l400"), "nested too deeply");
+    assert_unknown(
+        t.in_unit(u, &[], "yamldecode(file(\"deep.yaml\"))"),
+        "yamldecode",
+    );
+    assert_unknown(
+        t.in_unit(u, &[], "jsondecode(file(\"deep.json\"))"),
+        "jsondecode",
+    );
+}
