@@ -746,6 +746,16 @@ fn hcl_functions() {
         ("{ for k, v in local.m : v => k }.v", s("k")),
         ("\"%{ if true }on%{ else }off%{ endif }\"", s("on")),
         ("1 + 2 * 3 == 7 && !false", b(true)),
+        ("\"a$${b}%%{c}\"", s("a${b}%{c}")),
+        (
+            "\"n=${1.5} i=${10 / 2} ok=${true}\"",
+            s("n=1.5 i=5 ok=true"),
+        ),
+        ("([{ n = \"a\" }, { n = \"b\" }][*].n)[1]", s("b")),
+        ("keys({ b = 1, a = 2 })[0]", s("a")),
+        ("flatten([[\"a\"], [\"b\", [\"c\"]]])[2]", s("c")),
+        ("substr(\"terraform\", 0, 5)", s("terra")),
+        ("compact([\"a\", \"\", \"b\"])[1]", s("b")),
     ];
     for (expr, want) in cases {
         assert_eq!(t.in_unit(u, &[], expr), want, "{expr}");
