@@ -175,6 +175,27 @@ impl Evaluator {
         frame.blocked = blocked;
         Scope { frame }
     }
+
+    /// The scope of an included file (a root) evaluated without any unit, for
+    /// a root that no unit of the repository includes: every function whose
+    /// value depends on the including unit (`find_in_parent_folders`,
+    /// `path_relative_to_include`, `get_terragrunt_dir`,
+    /// `read_terragrunt_config`, ...) is unknown, also inside locals.
+    pub fn scope_without_unit(&self, file: &Path) -> Scope {
+        let mut frame = Frame::new(
+            self.shared.clone(),
+            file,
+            file,
+            file,
+            Track::None,
+            Budget::new(),
+        );
+        if let Err(e) = frame.file() {
+            frame.blocked = Some(e);
+        }
+        frame.no_unit = Some(self.shared.shown(file));
+        Scope { frame }
+    }
 }
 
 /// One evaluation scope (see `Evaluator::scope`).

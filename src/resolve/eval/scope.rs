@@ -113,6 +113,9 @@ pub(crate) struct Frame {
     pub budget: Rc<Budget>,
     /// Set when nothing in this scope can be evaluated (a reason).
     pub blocked: Option<String>,
+    /// Set for a file evaluated without the unit that would include it: what
+    /// depends on that unit is unknown (the file it names, for messages).
+    pub no_unit: Option<String>,
 }
 
 impl Frame {
@@ -137,6 +140,7 @@ impl Frame {
             include_value: RefCell::new(None),
             budget,
             blocked: None,
+            no_unit: None,
         }
     }
 
@@ -246,6 +250,7 @@ impl Frame {
             self.budget.clone(),
         );
         frame.reading = self.reading.clone();
+        frame.no_unit = self.no_unit.clone();
         frame
     }
 
@@ -480,6 +485,20 @@ impl Host for Frame {
         }
         if let Some(u) = args.iter().find_map(Val::first_unknown) {
             return Some(Ok(Val::Unknown(unprefixed(u.clone()))));
+        }
+        const UNIT_INDEPENDENT: &[&str] = &[
+            "get_repo_root",
+            "get_env",
+            "file",
+            "fileexists",
+            "mark_as_read",
+        ];
+        if let Some(file) = &self.no_unit
+            && !UNIT_INDEPENDENT.contains(&name)
+        {
+            return Some(Ok(Val::unknown(format!(
+                "{name}() depends on the unit that includes {file}, and no unit here includes it"
+            ))));
         }
         let string = |p: PathBuf| Ok(Val::String(p.to_string_lossy().into_owned()));
         let repo = &self.shared.world.repo_root;

@@ -1024,3 +1024,30 @@ fn long_local_chains_and_deep_yaml_do_not_overflow() {
         "jsondecode",
     );
 }
+
+#[test]
+fn a_root_without_unit_keeps_unit_dependent_values_unknown() {
+    let t = Tree::new(&[
+        ("account.hcl", "locals {\n  name = \"above\"\n}\n"),
+        (
+            "live/root.hcl",
+            "locals {\n  acct   = read_terragrunt_config(find_in_parent_folders(\"account.hcl\"))\n  name   = local.acct.locals.name\n  table  = \"locks\"\n  region = get_env(\"REGION\", \"us-east-2\")\n}\n",
+        ),
+    ]);
+    let ev = t.evaluator(&[]);
+    let scope = ev.scope_without_unit(&t.path("live/root.hcl"));
+    assert_unknown(scope.eval("local.name"), "no unit here includes it");
+    assert_unknown(
+        scope.eval("\"${path_relative_to_include()}/t.tfstate\""),
+        "live/root.hcl",
+    );
+    assert_unknown(scope.eval("get_terragrunt_dir()"), "depends on the unit");
+    assert_eq!(scope.eval("local.table"), s("locks"));
+    assert_eq!(scope.eval("local.region"), s("us-east-2"));
+    assert_eq!(
+        scope
+            .eval_string_prefix("\"b/${path_relative_to_include()}\"")
+            .0,
+        "b/"
+    );
+}
