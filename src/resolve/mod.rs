@@ -216,11 +216,10 @@ pub fn resolve_backend(
         // unit when it is a `terragrunt.hcl`; a root that no unit of this
         // repository includes may still be included from elsewhere, so what
         // depends on the including unit stays unknown.
-        let scope = evaluator.scope(&file, &file, None);
         let context = if units::is_unit_file(Path::new(own.path)) {
-            Context::Terragrunt(scope, None)
+            Context::Terragrunt(evaluator.scope(&file, &file, None), None)
         } else {
-            Context::Orphan(scope)
+            Context::Orphan(evaluator.scope_without_unit(&file))
         };
         return Resolution {
             targets: vec![target(layers, &context, None, dir)],
@@ -470,12 +469,6 @@ fn resolve_value(
                 literal_prefix(text),
             ),
         },
-        Context::Orphan(scope) if depends_on_unit(text) => unknown(
-            value,
-            location,
-            "no unit of this repository includes this file, so the path functions have no unit to start from".into(),
-            literal_prefix(text),
-        ),
         Context::Orphan(scope) => match scope.eval(text) {
             Evaluated::Known(v) => Resolved::Known(v),
             Evaluated::Unknown { reason } => {
@@ -534,22 +527,6 @@ fn literal_prefix(text: &str) -> String {
         .min()
         .unwrap_or(inner.len());
     inner[..end].to_string()
-}
-
-/// Whether an expression uses a Terragrunt function whose value depends on the
-/// unit that includes the file.
-fn depends_on_unit(text: &str) -> bool {
-    [
-        "path_relative_to_include",
-        "path_relative_from_include",
-        "get_terragrunt_dir",
-        "get_original_terragrunt_dir",
-        "find_in_parent_folders",
-        "get_path_from_repo_root",
-        "get_path_to_repo_root",
-    ]
-    .iter()
-    .any(|f| text.contains(f))
 }
 
 /// Whether a file is read by Terragrunt (its expressions are Terragrunt's).
