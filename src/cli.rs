@@ -374,6 +374,15 @@ fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
 
 fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let style = ui.style;
+    // The repository of the first path named; outside git, the tree below the
+    // current directory (where the rollback file's paths start, too).
+    let anchor = match args.select.paths.first() {
+        Some(p) if p.as_os_str() != "-" && tflock::git::git_dir(&cwd.join(p)).is_some() => {
+            cwd.join(p)
+        }
+        _ => cwd.to_path_buf(),
+    };
+    let _run = one_run_at_a_time(&anchor, "tflock apply")?;
     let (mut repo, strategy) = match &args.plan {
         Some(planfile) => (
             planned_repo(planfile, cwd)?,
@@ -839,6 +848,12 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
 
 fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
     let plan = RollbackPlan::load(&args.file)?;
+    // A dry run writes nothing, so it need not wait for a run that does.
+    let _run = if args.dry_run {
+        None
+    } else {
+        Some(one_run_at_a_time(&plan.root, "tflock rollback")?)
+    };
     let steps = rollback::inspect(&plan);
     let mut refused = Vec::new();
     for step in &steps {
@@ -1007,6 +1022,16 @@ fn digest_repairs(
             &pairs, &options, counter,
         ))
         .map_err(|e| anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}"))
+}
+
+/// The repository's run lock, held by `apply` and `rollback` for their whole run.
+fn one_run_at_a_time(anchor: &Path, command: &str) -> Result<tflock::runlock::RunLock> {
+    let path = tflock::runlock::lock_path(anchor);
+    Ok(tflock::runlock::RunLock::acquire(
+        &path,
+        command,
+        tflock::runlock::DEFAULT_WAIT,
+    )?)
 }
 
 fn print_problems(repo: &RepoPlan) {

@@ -1,0 +1,184 @@
+//! The git facts tflock needs: where a work tree's git directory is, and which
+//! files git tracks.
+//!
+//! The tracked files come from `git ls-files -z` rather than from reading the
+//! index with a library (gix): git itself is the authority on its index (split
+//! and sparse indexes, index versions, `core.quotePath`), whoever has a work
+//! tree has git, and it costs no dependency and no build time.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The git directory of the work tree that holds `start` (a file or folder):
+/// `.git` when it is a folder, or the folder a `.git` file points to (`gitdir:
+/// ...`, as in linked worktrees and submodules). None outside a git work tree.
+pub fn git_dir(start: &Path) -> Option<PathBuf> {
+    let start = start.canonicalize().ok()?;
+    for dir in start.ancestors() {
+        let dot_git = dir.join(".git");
+        let Ok(meta) = std::fs::metadata(&dot_git) else {
+            continue;
+        };
+        if meta.is_dir() {
+            return Some(dot_git);
+        }
+        let text = std::fs::read_to_string(&dot_git).ok()?;
+        let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+        return Some(dir.join(target));
+    }
+    None
+}
+
+/// Why the tracked files could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum LsFilesError {
+    #[error("cannot run `git ls-files`: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error("`git ls-files` failed: {0}")]
+    Failed(String),
+}
+
+/// Every file git tracks below `dir` (relative to `dir`), as `git ls-files -z`
+/// lists them: NUL-separated, so no path is quoted or split.
+pub fn tracked_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
+    let out = Command::new("git")
+        .args(["ls-files", "-z", "--cached"])
+        .current_dir(dir)
+        .output()?;
+    if !out.status.success() {
+        return Err(LsFilesError::Failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(split_nul(&out.stdout))
+}
+
+fn split_nul(bytes: &[u8]) -> Vec<PathBuf> {
+    bytes
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(path_from_bytes)
+        .collect()
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Undoes git's C-style quoting of a path (`core.quotePath`, on by default):
+/// `"caf\303\251/main.tf"` is `café/main.tf`. A line that is not quoted is
+/// returned as it is; a quoted line with a broken escape is None.
+pub fn unquote_path(line: &str) -> Option<Vec<u8>> {
+    let Some(inner) = line
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return Some(line.as_bytes().to_vec());
+    };
+    let bytes = inner.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let escape = *bytes.get(i + 1)?;
+        i += 2;
+        let byte = match escape {
+            b'a' => 0x07,
+            b'b' => 0x08,
+            b't' => b'\t',
+            b'n' => b'\n',
+            b'v' => 0x0b,
+            b'f' => 0x0c,
+            b'r' => b'\r',
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'0'..=b'3' => {
+                let digits = bytes.get(i - 1..i + 2)?;
+                i += 2;
+                digits.iter().try_fold(0u8, |acc, &d| {
+                    (b'0'..=b'7')
+                        .contains(&d)
+                        .then(|| acc.wrapping_mul(8) + (d - b'0'))
+                })?
+            }
+            _ => return None,
+        };
+        out.push(byte);
+    }
+    Some(out)
+}
+
+/// A path from the bytes of one line of standard input.
+pub fn path_of_line(line: &str) -> Option<PathBuf> {
+    unquote_path(line).map(|bytes| path_from_bytes(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquotes_octal_escapes_as_git_writes_them() {
+        assert_eq!(
+            unquote_path(r#""caf\303\251/main.tf""#).unwrap(),
+            "café/main.tf".as_bytes()
+        );
+        assert_eq!(
+            unquote_path(r#""a\"b\\c\td.tf""#).unwrap(),
+            b"a\"b\\c\td.tf".to_vec()
+        );
+    }
+
+    #[test]
+    fn leaves_unquoted_lines_alone_and_refuses_broken_escapes() {
+        assert_eq!(unquote_path("plain/main.tf").unwrap(), b"plain/main.tf");
+        // An unquoted name may hold a backslash or a quote in its middle.
+        assert_eq!(unquote_path(r"a\303.tf").unwrap(), br"a\303.tf".to_vec());
+        assert_eq!(unquote_path(r#""bad\q""#), None);
+        assert_eq!(unquote_path(r#""short\30""#), None);
+        assert_eq!(unquote_path(r#""trailing\""#), None);
+    }
+
+    #[test]
+    fn splits_nul_separated_listings() {
+        assert_eq!(
+            split_nul(b"a.tf\0caf\xc3\xa9/b.tf\0"),
+            vec![PathBuf::from("a.tf"), PathBuf::from("café/b.tf")]
+        );
+    }
+
+    #[test]
+    fn finds_a_linked_worktrees_git_dir_through_its_dot_git_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(tree.join("sub")).unwrap();
+        std::fs::create_dir_all(dir.path().join("repo.git/worktrees/tree")).unwrap();
+        std::fs::write(
+            tree.join(".git"),
+            format!(
+                "gitdir: {}\n",
+                dir.path().join("repo.git/worktrees/tree").display()
+            ),
+        )
+        .unwrap();
+        let found = git_dir(&tree.join("sub")).unwrap();
+        assert_eq!(
+            found.canonicalize().unwrap(),
+            dir.path()
+                .join("repo.git/worktrees/tree")
+                .canonicalize()
+                .unwrap()
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! End-to-end tests of how tflock runs as a program: exit codes of usage errors,
+//! one `apply`/`rollback` at a time per repository, discovery of files git
+//! tracks, and the lock-table retirement verdict of `tflock status`.
+
+mod common;
+
+use common::{output_within, stderr, stdout, tflock, tflock_command, write_files};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
+}
+
+// ---------------------------------------------------------------------------
+// Exit codes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn usage_errors_exit_1_not_the_changes_planned_code() {
+    let dir = TempDir::new().unwrap();
+    for args in [
+        &["plan", "--no-such-flag"][..],
+        &["plan", "--detailed-exitcode", "--strategy", "sideways"],
+        &["plan", "--max-depth", "many"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let out = tflock(dir.path(), args);
+        assert_eq!(code(&out), 1, "tflock {args:?}:\n{}", stderr(&out));
+        assert!(
+            !stderr(&out).is_empty(),
+            "tflock {args:?} says what is wrong"
+        );
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let dir = TempDir::new().unwrap();
+    for args in [&["--help"][..], &["--version"], &["plan", "--help"]] {
+        let out = tflock(dir.path(), args);
+        assert_eq!(code(&out), 0, "tflock {args:?}:\n{}", stderr(&out));
+        assert!(stdout(&out).contains("tflock"), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn detailed_exitcode_still_means_changes_planned() {
+    let dir = TempDir::new().unwrap();
+    write_files(dir.path(), &[("main.tf", backend_tf("b", "t").as_bytes())]);
+    let out = tflock(dir.path(), &["plan", "--offline", "--detailed-exitcode"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+// ---------------------------------------------------------------------------
+// One run at a time
+// ---------------------------------------------------------------------------
+
+fn backend_tf(bucket: &str, table: &str) -> String {
+    format!(
+        "terraform {{\n  backend \"s3\" {{\n    bucket         = \"{bucket}\"\n    key            = \"app/terraform.tfstate\"\n    region         = \"eu-west-1\"\n    dynamodb_table = \"{table}\"\n  }}\n}}\n"
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn git_repo(files: &[(&str, &str)]) -> TempDir {
+    let dir = TempDir::new().unwrap();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
+    write_files(dir.path(), &files);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-f", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "init"]);
+    dir
+}
+
+/// A tflock `apply` that holds the run lock and waits, for as long as the test
+/// wants, on an AWS endpoint that accepts connections and never answers. The
+/// test knows the lock is held once the connection arrives: the lock is taken
+/// before the scan, the lock check comes after it.
+struct HeldApply {
+    child: Child,
+    _listener: TcpListener,
+    _connection: std::net::TcpStream,
+}
+
+impl HeldApply {
+    fn start(dir: &Path, args: &[&str]) -> HeldApply {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let mut all = vec!["apply", "--auto-approve", "--aws-timeout", "50"];
+        all.extend_from_slice(args);
+        let mut cmd = tflock_command(dir, &all);
+        aws_env(&mut cmd, &endpoint);
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tflock");
+        listener.set_nonblocking(true).unwrap();
+        let started = Instant::now();
+        let connection = loop {
+            match listener.accept() {
+                Ok((connection, _)) => break connection,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("accept: {e}"),
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("the first apply ended ({status}) before checking locks:\n{err}");
+            }
+            assert!(
+                started.elapsed() < LIMIT,
+                "the first apply never called AWS"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        HeldApply {
+            child,
+            _listener: listener,
+            _connection: connection,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for HeldApply {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn aws_env(cmd: &mut Command, endpoint: &str) {
+    cmd.env("HOME", "/nonexistent/tflock-test-home")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL", endpoint);
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = tflock_command(dir, args);
+    aws_env(&mut cmd, "http://127.0.0.1:9");
+    output_within(&mut cmd, LIMIT)
+}
+
+#[test]
+fn a_second_apply_in_the_same_git_repository_waits_then_names_the_holder() {
+    let repo = git_repo(&[
+        ("live/app/main.tf", &backend_tf("b-app", "t")),
+        ("live/db/main.tf", &backend_tf("b-db", "t")),
+    ]);
+    let outside = TempDir::new().unwrap();
+    let rollback = outside.path().join("rollback.json");
+    let first = HeldApply::start(repo.path(), &["live/app"]);
+
+    let started = Instant::now();
+    let second = run(
+        repo.path(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--skip-lock-check",
+            "--rollback-file",
+            rollback.to_str().unwrap(),
+            "live/db",
+        ],
+    );
+    let waited = started.elapsed();
+    let err = stderr(&second);
+    assert_eq!(code(&second), 1, "{err}");
+    assert!(
+        err.contains(&format!("pid {}", first.pid())),
+        "names the holder's pid:\n{err}"
+    );
+    assert!(err.contains("`tflock apply`"), "names its command:\n{err}");
+    assert!(err.contains("since 20"), "says since when:\n{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(
+        waited >= Duration::from_secs(2),
+        "it waited a little first ({waited:?})"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("live/db/main.tf")).unwrap(),
+        backend_tf("b-db", "t"),
+        "the refused run wrote nothing"
+    );
+    assert!(!rollback.exists());
+    // The lock lives in .git: nothing shows up in the work tree.
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), "");
+    assert!(repo.path().join(".git/tflock-run.lock").is_file());
+
+    // Once the first run is gone (here: killed), the next one goes ahead.
+    drop(first);
+    let third = run(
+        repo.path(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--skip-lock-check",
+            "--rollback-file",
+            rollback.to_str().unwrap(),
+            "live/db",
+        ],
+    );
+    assert_eq!(code(&third), 0, "{}", stderr(&third));
+    assert!(
+        std::fs::read_to_string(repo.path().join("live/db/main.tf"))
+            .unwrap()
+            .contains("use_lockfile")
+    );
+    assert_eq!(
+        git(repo.path(), &["status", "--porcelain"]),
+        " M live/db/main.tf\n"
+    );
+    assert!(
+        !repo.path().join(".git/tflock-run.lock").exists(),
+        "a run that ends normally removes its lock file"
+    );
+}
+
+#[test]
+fn rollback_outside_git_waits_for_an_apply_of_the_same_tree() {
+    let dir = TempDir::new().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("a/main.tf", backend_tf("b-a", "t").as_bytes()),
+            ("b/main.tf", backend_tf("b-b", "t").as_bytes()),
+        ],
+    );
+    let outside = TempDir::new().unwrap();
+    let rollback = outside.path().join("rollback.json");
+    let rollback = rollback.to_str().unwrap();
+    let applied = run(
+        dir.path(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--skip-lock-check",
+            "--rollback-file",
+            rollback,
+            "a",
+        ],
+    );
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let migrated = std::fs::read_to_string(dir.path().join("a/main.tf")).unwrap();
+
+    let first = HeldApply::start(dir.path(), &["b"]);
+    let refused = run(
+        dir.path(),
+        &["rollback", "--auto-approve", "--files-only", rollback],
+    );
+    let err = stderr(&refused);
+    assert_eq!(code(&refused), 1, "{err}");
+    assert!(err.contains(&format!("pid {}", first.pid())), "{err}");
+    assert!(
+        err.contains(".tflock-run.lock"),
+        "names the lock file:\n{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a/main.tf")).unwrap(),
+        migrated,
+        "the refused rollback wrote nothing"
+    );
+    // A dry run writes nothing, so it does not wait.
+    let dry = run(
+        dir.path(),
+        &["rollback", "--dry-run", "--files-only", rollback],
+    );
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
+
+    drop(first);
+    let restored = run(
+        dir.path(),
+        &["rollback", "--auto-approve", "--files-only", rollback],
+    );
+    assert_eq!(code(&restored), 0, "{}", stderr(&restored));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a/main.tf")).unwrap(),
+        backend_tf("b-a", "t")
+    );
+    assert!(
+        !dir.path().join(".tflock-run.lock").exists(),
+        "a run that ends normally leaves no lock file in the tree"
+    );
+}
