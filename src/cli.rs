@@ -62,7 +62,8 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SelectArgs {
     /// Files or directories to scan (default: the current directory); `-` reads
-    /// them from standard input, one per line (e.g. `git ls-files | tflock plan -`).
+    /// them from standard input, one per line (e.g. `git ls-files | tflock plan -`;
+    /// git's quoted names are decoded) or NUL-separated (`git ls-files -z`).
     pub paths: Vec<PathBuf>,
     /// Only files whose path (relative to the current directory) matches this glob.
     #[arg(long, value_name = "GLOB")]
@@ -233,13 +234,14 @@ fn roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut roots = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            for line in std::io::stdin().lock().lines() {
-                let line = line.context("cannot read paths from standard input")?;
-                let line = line.trim();
-                if !line.is_empty() && std::fs::symlink_metadata(line).is_ok() {
-                    roots.push(PathBuf::from(line));
-                }
-            }
+            let mut list = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut list)
+                .context("cannot read paths from standard input")?;
+            roots.extend(
+                tflock::git::paths_from_list(&list)
+                    .into_iter()
+                    .filter(|path| std::fs::symlink_metadata(path).is_ok()),
+            );
         } else if std::fs::symlink_metadata(p).is_err() {
             bail!("{}: no such file or directory", p.display());
         } else {

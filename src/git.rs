@@ -1,7 +1,7 @@
 //! The git facts tflock needs: where a work tree's git directory is, and which
 //! files git tracks.
 //!
-//! The tracked files come from `git ls-files -z` rather than from reading the
+//! The listed files come from `git ls-files -z` rather than from reading the
 //! index with a library (gix): git itself is the authority on its index (split
 //! and sparse indexes, index versions, `core.quotePath`), whoever has a work
 //! tree has git, and it costs no dependency and no build time.
@@ -38,11 +38,19 @@ pub enum LsFilesError {
     Failed(String),
 }
 
-/// Every file git tracks below `dir` (relative to `dir`), as `git ls-files -z`
-/// lists them: NUL-separated, so no path is quoted or split.
-pub fn tracked_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
+/// The files below `dir` (relative to it) that git lists: every tracked file,
+/// `.gitignore` or not, and every untracked file `.gitignore` does not match
+/// (`git ls-files -z --cached --others --exclude-standard`; NUL-separated, so
+/// no name is quoted). A submodule is listed by its own git, recursively.
+pub fn listed_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
     let out = Command::new("git")
-        .args(["ls-files", "-z", "--cached"])
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
         .current_dir(dir)
         .output()?;
     if !out.status.success() {
@@ -50,7 +58,21 @@ pub fn tracked_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
             String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ));
     }
-    Ok(split_nul(&out.stdout))
+    let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for path in split_nul(&out.stdout) {
+        // A file both tracked and changed is listed once per stage.
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let full = dir.join(&path);
+        if full.is_dir() && full.join(".git").exists() {
+            files.extend(listed_files(&full)?.into_iter().map(|f| path.join(f)));
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 fn split_nul(bytes: &[u8]) -> Vec<PathBuf> {
@@ -119,9 +141,26 @@ pub fn unquote_path(line: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A path from the bytes of one line of standard input.
-pub fn path_of_line(line: &str) -> Option<PathBuf> {
-    unquote_path(line).map(|bytes| path_from_bytes(&bytes))
+/// The paths in a list read from standard input: one per line as `git
+/// ls-files`, `git diff --name-only` or `find` print them (git's C-quoted
+/// names decoded, CRLF endings and surrounding blanks dropped), or
+/// NUL-separated when the list holds a NUL (`git ls-files -z`, `find -print0`).
+/// A name need not be UTF-8.
+pub fn paths_from_list(bytes: &[u8]) -> Vec<PathBuf> {
+    if bytes.contains(&0) {
+        return split_nul(bytes);
+    }
+    bytes
+        .split(|&b| b == b'\n')
+        .map(|line| line.trim_ascii())
+        .filter(|line| !line.is_empty())
+        .map(
+            |line| match std::str::from_utf8(line).ok().and_then(unquote_path) {
+                Some(unquoted) => path_from_bytes(&unquoted),
+                None => path_from_bytes(line),
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]
@@ -148,6 +187,24 @@ mod tests {
         assert_eq!(unquote_path(r#""bad\q""#), None);
         assert_eq!(unquote_path(r#""short\30""#), None);
         assert_eq!(unquote_path(r#""trailing\""#), None);
+    }
+
+    #[test]
+    fn reads_path_lists_as_git_prints_them() {
+        let list = b"plain.tf\r\n\"caf\\303\\251/main.tf\"\n\n  spaced/x.tf  \nraw\xff.tf\n";
+        assert_eq!(
+            paths_from_list(list),
+            vec![
+                PathBuf::from("plain.tf"),
+                PathBuf::from("café/main.tf"),
+                PathBuf::from("spaced/x.tf"),
+                path_from_bytes(b"raw\xff.tf"),
+            ]
+        );
+        assert_eq!(
+            paths_from_list(b"a b.tf\0caf\xc3\xa9.tf\0"),
+            vec![PathBuf::from("a b.tf"), PathBuf::from("café.tf")]
+        );
     }
 
     #[test]

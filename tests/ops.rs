@@ -318,3 +318,158 @@ fn rollback_outside_git_waits_for_an_apply_of_the_same_tree() {
         "a run that ends normally leaves no lock file in the tree"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Discovery
+// ---------------------------------------------------------------------------
+
+/// The files of the backends an offline JSON plan found.
+fn planned_files(dir: &Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["plan", "--offline", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = tflock(dir, &all);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(&out), stderr(&out)));
+    doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["file"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ignored_tree_files() -> Vec<(&'static str, String)> {
+    vec![
+        (".gitignore", "vendor/\n*.generated.tf\n".to_string()),
+        ("app/main.tf", backend_tf("b-app", "t")),
+        ("vendor/mod/main.tf", backend_tf("b-vendored", "t")),
+        ("app/backend.generated.tf", backend_tf("b-gen", "t")),
+        (".terraform/modules/m/main.tf", backend_tf("b-cache", "t")),
+        (
+            "x/.terragrunt-cache/abc/main.tf",
+            backend_tf("b-tgcache", "t"),
+        ),
+    ]
+}
+
+#[test]
+fn files_git_tracks_are_scanned_even_when_gitignore_matches_them() {
+    let files = ignored_tree_files();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    // `git add -f .` tracks every file, the ignored and the cache ones too.
+    let repo = git_repo(&refs);
+    // Ignored and untracked: stays skipped.
+    write_files(
+        repo.path(),
+        &[
+            (
+                "vendor/untracked/main.tf",
+                backend_tf("b-untracked", "t").as_bytes(),
+            ),
+            (
+                "app/new.generated.tf",
+                backend_tf("b-new-gen", "t").as_bytes(),
+            ),
+            ("new/main.tf", backend_tf("b-new", "t").as_bytes()),
+        ],
+    );
+    assert_eq!(
+        planned_files(repo.path(), &[]),
+        [
+            "app/backend.generated.tf",
+            "app/main.tf",
+            "new/main.tf",
+            "vendor/mod/main.tf"
+        ],
+        "tracked files are read whatever .gitignore says, untracked ones unless it \
+         matches them; cache folders never"
+    );
+    std::fs::remove_dir_all(repo.path().join("new")).unwrap();
+    // From a subfolder, and for a path argument, the same rule.
+    assert_eq!(
+        planned_files(&repo.path().join("vendor"), &[]),
+        ["mod/main.tf"]
+    );
+    assert_eq!(
+        planned_files(repo.path(), &["vendor"]),
+        ["vendor/mod/main.tf"]
+    );
+    // --exclude and --max-depth still apply to them.
+    assert_eq!(
+        planned_files(repo.path(), &["--exclude", "vendor"]),
+        ["app/backend.generated.tf", "app/main.tf"]
+    );
+    assert_eq!(
+        planned_files(repo.path(), &["--exclude", "*.generated.tf"]),
+        ["app/main.tf", "vendor/mod/main.tf"]
+    );
+    assert_eq!(
+        planned_files(repo.path(), &["--max-depth", "2"]),
+        ["app/backend.generated.tf", "app/main.tf"]
+    );
+    // A tracked file deleted from the work tree is not an error.
+    std::fs::remove_file(repo.path().join("vendor/mod/main.tf")).unwrap();
+    assert_eq!(
+        planned_files(repo.path(), &[]),
+        ["app/backend.generated.tf", "app/main.tf"]
+    );
+}
+
+#[test]
+fn outside_git_gitignore_still_decides() {
+    let dir = TempDir::new().unwrap();
+    let files = ignored_tree_files();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
+    write_files(dir.path(), &refs);
+    assert_eq!(planned_files(dir.path(), &[]), ["app/main.tf"]);
+}
+
+fn plan_from_stdin(dir: &Path, list: &[u8]) -> Vec<String> {
+    use std::io::Write;
+    let mut cmd = tflock_command(dir, &["plan", "--offline", "--format", "json", "-"]);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(list).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(&out), stderr(&out)));
+    doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["file"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn non_ascii_paths_as_git_quotes_them_work_from_standard_input() {
+    let repo = git_repo(&[
+        ("café/main.tf", &backend_tf("b-cafe", "t")),
+        ("plain/main.tf", &backend_tf("b-plain", "t")),
+        ("naïve dir/ü.tf", &backend_tf("b-naive", "t")),
+    ]);
+    let listed = Command::new("git")
+        .args(["ls-files"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap()
+        .stdout;
+    let text = String::from_utf8(listed.clone()).unwrap();
+    assert!(
+        text.contains(r#""caf\303\251/main.tf""#),
+        "git quotes the name: {text}"
+    );
+    let expected = ["café/main.tf", "naïve dir/ü.tf", "plain/main.tf"];
+    assert_eq!(plan_from_stdin(repo.path(), &listed), expected);
+    let nul_separated = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(plan_from_stdin(repo.path(), &nul_separated), expected);
+}

@@ -187,6 +187,7 @@ fn parse_kind(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseErro
         FileKind::TerraformJson => json::terraform_backends(source),
         FileKind::Tfbackend => hcl::tfbackend(source).map(|b| vec![b]),
         FileKind::Terragrunt => hcl::terragrunt_backends(source),
+        FileKind::TerragruntJson => json::terragrunt_backends(source),
         FileKind::Ci => Ok(Vec::new()),
     }
 }
