@@ -775,8 +775,21 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let repo = scan(&args.select, cwd, Strategy::Replace, ui)?;
     print_problems(&repo);
     let mut sources = status::configured_tables(&repo);
+    let mut governed = status::governed_states(&repo);
     for file in &args.rollback_files {
         let plan = RollbackPlan::load(file)?;
+        // The states that apply moved to lockfiles, while its files still
+        // hold what it wrote (not rolled back, not edited since).
+        let steps = rollback::inspect(&plan);
+        let still_applied = |file: &str| {
+            steps
+                .iter()
+                .any(|s| s.file.path == file && s.state == FileState::AsApplied)
+        };
+        governed.extend(plan.backends.iter().filter_map(|b| {
+            let on_lockfiles = plan.strategy == "replace" && still_applied(&b.file);
+            status::Governed::from_target(&b.target, on_lockfiles)
+        }));
         for b in plan.backends {
             if let Some(table) = b.target.table.clone() {
                 sources.push(TableSource {
@@ -840,7 +853,8 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         &options,
         counter,
     ));
-    let report = status::assemble(&repo, &sources, &summaries);
+    let mut report = status::assemble(&repo, &sources, &summaries);
+    status::judge_retirement(&mut report, &governed, &summaries);
     match args.format {
         TableFormat::Text => print(&status::render_text(&report))?,
         TableFormat::Json => print(&status::render_json(&report))?,

@@ -473,3 +473,250 @@ fn non_ascii_paths_as_git_quotes_them_work_from_standard_input() {
         .stdout;
     assert_eq!(plan_from_stdin(repo.path(), &nul_separated), expected);
 }
+
+// ---------------------------------------------------------------------------
+// On the emulator: terragrunt.hcl.json lock checks, the retirement verdict
+// ---------------------------------------------------------------------------
+
+const REGION: &str = "eu-west-1";
+
+/// Runs `tests/support/seed.py` with this document against the emulator.
+fn seed(url: &str, mut doc: serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    doc["endpoint"] = serde_json::json!(url);
+    doc["region"] = serde_json::json!(REGION);
+    let mut child = Command::new(common::python())
+        .arg(common::support("seed.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tests/support/seed.py (TFLOCK_TEST_PYTHON needs boto3)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(doc.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "seed.py: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn on_moto(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let mut cmd = tflock_command(dir, args);
+    aws_env(&mut cmd, url);
+    let out = output_within(&mut cmd, LIMIT);
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    out
+}
+
+fn terragrunt_json(bucket: &str, table: &str) -> String {
+    format!(
+        "{{\n  \"remote_state\": [\n    {{\n      \"backend\": \"s3\",\n      \"config\": {{\n        \"bucket\": \"{bucket}\",\n        \"key\": \"app/terraform.tfstate\",\n        \"region\": \"{REGION}\",\n        \"encrypt\": true,\n        \"dynamodb_table\": \"{table}\"\n      }}\n    }}\n  ],\n  \"inputs\": {{ \"dynamodb_table\": \"an input, not a backend\" }}\n}}\n"
+    )
+}
+
+#[test]
+fn terragrunt_hcl_json_is_lock_checked_and_migrated_with_json_edits() {
+    let Some(url) =
+        common::moto("terragrunt_hcl_json_is_lock_checked_and_migrated_with_json_edits")
+    else {
+        return;
+    };
+    let bucket = common::unique("tgjson");
+    let table = common::unique("tgjson");
+    let key = "app/terraform.tfstate";
+    seed(
+        &url,
+        serde_json::json!({
+            "buckets": [bucket], "tables": [table],
+            "states": [{"bucket": bucket, "key": key, "table": table}],
+            "locks": [{"table": table, "bucket": bucket, "key": key,
+                       "id": "11111111-2222-3333-4444-555555555555", "who": "tina@laptop"}],
+        }),
+    );
+    let dir = TempDir::new().unwrap();
+    let original = terragrunt_json(&bucket, &table);
+    write_files(
+        dir.path(),
+        &[("live/app/terragrunt.hcl.json", original.as_bytes())],
+    );
+    let outside = TempDir::new().unwrap();
+    let rollback = outside.path().join("rollback.json");
+    let apply = [
+        "apply",
+        "--auto-approve",
+        "--skip-probe",
+        "--rollback-file",
+        rollback.to_str().unwrap(),
+    ];
+
+    // Held: blocked, with the holder, and nothing written.
+    let held = on_moto(dir.path(), &url, &apply);
+    let text = format!("{}{}", stdout(&held), stderr(&held));
+    assert_eq!(code(&held), 1, "{text}");
+    assert!(text.contains("tina@laptop"), "names the holder:\n{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("live/app/terragrunt.hcl.json")).unwrap(),
+        original
+    );
+
+    // Free: migrated in place, as JSON.
+    let items = seed(&url, serde_json::json!({"dump": {"tables": [table]}}));
+    let lock_id = format!("{bucket}/{key}");
+    assert!(items["tables"][&table].get(&lock_id).is_some());
+    // Release the lock as Terraform would on unlock.
+    release_lock(&url, &table, &lock_id);
+    let free = on_moto(dir.path(), &url, &apply);
+    assert_eq!(code(&free), 0, "{}{}", stdout(&free), stderr(&free));
+    let migrated =
+        std::fs::read_to_string(dir.path().join("live/app/terragrunt.hcl.json")).unwrap();
+    assert_eq!(
+        migrated,
+        original.replace(
+            &format!("\"dynamodb_table\": \"{table}\""),
+            "\"use_lockfile\": true"
+        )
+    );
+    serde_json::from_str::<serde_json::Value>(&migrated).expect("still JSON");
+    let again = on_moto(dir.path(), &url, &["plan", "--offline", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(doc["backends"][0]["action"], "already-migrated", "{doc:#}");
+}
+
+/// Deletes a lock item, as Terraform's unlock does.
+fn release_lock(url: &str, table: &str, lock_id: &str) {
+    let script = format!(
+        "import boto3\nc=boto3.client('dynamodb',endpoint_url='{url}',region_name='{REGION}',aws_access_key_id='t',aws_secret_access_key='t')\nc.delete_item(TableName='{table}',Key={{'LockID':{{'S':'{lock_id}'}}}})\n"
+    );
+    let out = Command::new(common::python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn lockfile_tf(bucket: &str, key: &str, extra: &str) -> String {
+    format!(
+        "terraform {{\n  backend \"s3\" {{\n    bucket       = \"{bucket}\"\n    key          = \"{key}\"\n    region       = \"{REGION}\"\n    use_lockfile = true\n{extra}  }}\n}}\n"
+    )
+}
+
+fn status_table(dir: &Path, url: &str, table: &str) -> (serde_json::Value, String) {
+    let json = on_moto(dir, url, &["status", "--format", "json"]);
+    assert_eq!(code(&json), 0, "{}", stderr(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let row = doc["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap_or_else(|| panic!("no table {table}: {doc:#}"))
+        .clone();
+    let text = stdout(&on_moto(dir, url, &["status"]));
+    (row, text)
+}
+
+#[test]
+fn a_table_with_digests_of_states_outside_the_scan_is_not_safe_to_retire() {
+    let Some(url) =
+        common::moto("a_table_with_digests_of_states_outside_the_scan_is_not_safe_to_retire")
+    else {
+        return;
+    };
+    let bucket = common::unique("retire");
+    let table = common::unique("retire");
+    // What Terraform left in the table: digests of the scanned states (the
+    // default and a `dev` workspace, one with an empty workspace prefix), and
+    // of two states no scanned configuration governs.
+    seed(
+        &url,
+        serde_json::json!({
+            "buckets": [bucket], "tables": [table],
+            "states": [
+                {"bucket": bucket, "key": "app/terraform.tfstate", "table": table},
+                {"bucket": bucket, "key": "env:/dev/app/terraform.tfstate", "table": table},
+                {"bucket": bucket, "key": "dev/flat/terraform.tfstate", "table": table},
+                {"bucket": bucket, "key": "other-repo/terraform.tfstate", "table": table},
+                {"bucket": bucket, "key": "env:/dev/other-repo/terraform.tfstate", "table": table},
+            ],
+        }),
+    );
+    let dir = TempDir::new().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "app/main.tf",
+                lockfile_tf(&bucket, "app/terraform.tfstate", "").as_bytes(),
+            ),
+            (
+                "flat/main.tf",
+                lockfile_tf(
+                    &bucket,
+                    "flat/terraform.tfstate",
+                    "    workspace_key_prefix = \"\"\n",
+                )
+                .as_bytes(),
+            ),
+        ],
+    );
+    let (row, text) = status_table(dir.path(), &url, &table);
+    assert_eq!(row["digest_items"], 5, "{row:#}");
+    assert_eq!(row["outside_states"], 2, "{row:#}");
+    assert_eq!(
+        row["outside_examples"],
+        serde_json::json!([
+            format!("{bucket}/env:/dev/other-repo/terraform.tfstate"),
+            format!("{bucket}/other-repo/terraform.tfstate"),
+        ]),
+        "{row:#}"
+    );
+    assert_eq!(
+        row["verdict"], "still used by 2 states outside this scan",
+        "{row:#}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&table))
+        .unwrap_or_else(|| panic!("no row:\n{text}"));
+    assert!(
+        line.ends_with("still used by 2 states outside this scan"),
+        "{line}"
+    );
+    assert!(
+        text.contains(&format!("{bucket}/other-repo/terraform.tfstate")),
+        "the text names examples:\n{text}"
+    );
+
+    // Once the other repository's configuration is scanned too (and on
+    // lockfiles), every item is accounted for.
+    write_files(
+        dir.path(),
+        &[(
+            "other-repo/main.tf",
+            lockfile_tf(&bucket, "other-repo/terraform.tfstate", "").as_bytes(),
+        )],
+    );
+    let (row, _) = status_table(dir.path(), &url, &table);
+    assert_eq!(row["outside_states"], 0, "{row:#}");
+    assert_eq!(row["verdict"], "safe to retire", "{row:#}");
+
+    // A scanned configuration that still locks with DynamoDB through another
+    // table does not make its state's items here retirable.
+    write_files(
+        dir.path(),
+        &[(
+            "other-repo/main.tf",
+            backend_tf(&bucket, "some-other-table")
+                .replace("app/terraform.tfstate", "other-repo/terraform.tfstate")
+                .as_bytes(),
+        )],
+    );
+    let (row, _) = status_table(dir.path(), &url, &table);
+    assert_eq!(
+        row["verdict"], "still used by 2 states outside this scan",
+        "{row:#}"
+    );
+}
