@@ -47,6 +47,11 @@ impl FileKind {
         }
     }
 
+    /// Terraform's or Terragrunt's JSON syntax.
+    pub fn is_json(self) -> bool {
+        matches!(self, FileKind::TerraformJson | FileKind::TerragruntJson)
+    }
+
     /// Bytes a file of this kind must contain to be worth parsing.
     fn needle(self) -> Option<&'static [u8]> {
         match self {
@@ -313,12 +318,13 @@ pub fn terragrunt_unit(candidate: &Candidate, bytes: &[u8], cwd: &Path) -> Optio
     let is_unit_file = candidate
         .path
         .file_name()
-        .is_some_and(|n| n == "terragrunt.hcl");
+        .is_some_and(|n| n == "terragrunt.hcl" || n == "terragrunt.hcl.json");
     if !is_unit_file || memchr::memmem::find(bytes, b"find_in_parent_folders").is_none() {
         return None;
     }
     let text = std::str::from_utf8(bytes).ok()?;
-    let name = crate::parse::terragrunt_include(&crate::source::Source::new(text.to_string()))?;
+    let source = crate::source::Source::new(text.to_string());
+    let name = crate::parse::terragrunt_include(candidate.kind, &source)?;
     let absolute = cwd.join(&candidate.path);
     let unit_dir = absolute.parent()?;
     let root = unit_dir

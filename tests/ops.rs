@@ -720,3 +720,52 @@ fn a_table_with_digests_of_states_outside_the_scan_is_not_safe_to_retire() {
         "{row:#}"
     );
 }
+
+#[test]
+fn a_terragrunt_hcl_json_unit_of_a_root_has_its_state_lock_checked() {
+    let Some(url) = common::moto("a_terragrunt_hcl_json_unit_of_a_root_has_its_state_lock_checked")
+    else {
+        return;
+    };
+    let bucket = common::unique("tgunit");
+    let table = common::unique("tgunit");
+    let json_unit_key = "live/json-unit/terraform.tfstate";
+    seed(
+        &url,
+        serde_json::json!({
+            "buckets": [bucket], "tables": [table],
+            "states": [
+                {"bucket": bucket, "key": "live/hcl-unit/terraform.tfstate", "table": table},
+                {"bucket": bucket, "key": json_unit_key, "table": table},
+            ],
+            "locks": [{"table": table, "bucket": bucket, "key": json_unit_key,
+                       "id": "22222222-2222-3333-4444-555555555555", "who": "jo@ci"}],
+        }),
+    );
+    let root = format!(
+        "remote_state {{\n  backend = \"s3\"\n  config = {{\n    bucket         = \"{bucket}\"\n    key            = \"${{path_relative_to_include()}}/terraform.tfstate\"\n    region         = \"{REGION}\"\n    dynamodb_table = \"{table}\"\n  }}\n}}\n"
+    );
+    let dir = TempDir::new().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("root.hcl", root.as_bytes()),
+            (
+                "live/hcl-unit/terragrunt.hcl",
+                b"include \"root\" {\n  path = find_in_parent_folders(\"root.hcl\")\n}\n",
+            ),
+            (
+                "live/json-unit/terragrunt.hcl.json",
+                br#"{"include": {"root": {"path": "${find_in_parent_folders(\"root.hcl\")}"}}}"#,
+            ),
+        ],
+    );
+    let out = on_moto(dir.path(), &url, &["plan", "--skip-probe"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(
+        text.contains("jo@ci"),
+        "the JSON unit's lock blocks:\n{text}"
+    );
+    assert!(text.contains(json_unit_key), "{text}");
+}

@@ -112,6 +112,45 @@ fn refuse_generated_backends(source: &Source, root: &ast::Object) -> Result<(), 
     Ok(())
 }
 
+/// The file a `terragrunt.hcl.json` unit includes with
+/// `"include": {"path": "${find_in_parent_folders(...)}"}` (bare, labelled
+/// `{"root": {"path": ...}}`, or an array of them), as for `terragrunt.hcl`.
+pub fn terragrunt_include(source: &Source) -> Option<String> {
+    let root = parse_root(source, "").ok()?;
+    let mut includes = Vec::new();
+    for include in members(&root, "include") {
+        includes.push(include);
+        // A labelled include nests its body one level down.
+        for prop in &include.properties {
+            if let ast::Value::Object(o) = &prop.value {
+                includes.push(o);
+            }
+        }
+    }
+    includes.iter().find_map(|include| {
+        include.properties.iter().find_map(|p| match &p.value {
+            ast::Value::StringLit(s) if prop_name(p) == "path" => parent_folder_file(&s.value),
+            _ => None,
+        })
+    })
+}
+
+/// `${find_in_parent_folders()}` or `${find_in_parent_folders("name")}`.
+fn parent_folder_file(template: &str) -> Option<String> {
+    let call = template
+        .strip_prefix("${")?
+        .strip_suffix('}')?
+        .trim()
+        .strip_prefix("find_in_parent_folders(")?
+        .strip_suffix(')')?
+        .trim();
+    if call.is_empty() {
+        return Some("terragrunt.hcl".to_string());
+    }
+    let name = call.strip_prefix('"')?.strip_suffix('"')?;
+    (!name.contains(['"', '\\', '$'])).then(|| name.to_string())
+}
+
 fn parse_root<'a>(source: &'a Source, not_object: &str) -> Result<ast::Object<'a>, ParseError> {
     let base = source.bom;
     let strict = ParseOptions {
@@ -216,5 +255,50 @@ fn json_value(value: &ast::Value, text: &str) -> Value {
         ast::Value::NumberLit(n) => Value::Number(n.value.to_string()),
         ast::Value::NullKeyword(_) => Value::Null,
         ast::Value::Object(_) | ast::Value::Array(_) => Value::Expression(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn include_of(text: &str) -> Option<String> {
+        terragrunt_include(&Source::new(text.to_string()))
+    }
+
+    #[test]
+    fn finds_the_included_root_in_every_json_form() {
+        assert_eq!(
+            include_of(r#"{"include": {"path": "${find_in_parent_folders(\"root.hcl\")}"}}"#),
+            Some("root.hcl".into())
+        );
+        assert_eq!(
+            include_of(r#"{"include": {"root": {"path": "${find_in_parent_folders()}"}}}"#),
+            Some("terragrunt.hcl".into())
+        );
+        assert_eq!(
+            include_of(r#"{"include": [{"path": "${find_in_parent_folders(\"a.hcl\")}"}]}"#),
+            Some("a.hcl".into())
+        );
+        assert_eq!(include_of(r#"{"include": {"path": "../root.hcl"}}"#), None);
+        assert_eq!(include_of("not json"), None);
+    }
+
+    #[test]
+    fn reads_remote_state_objects_and_arrays_and_refuses_generated_backends() {
+        let text = r#"{"remote_state": [{"backend": "s3", "config": {"bucket": "b", "dynamodb_table": "t"}},
+                       {"backend": "gcs", "config": {"bucket": "g"}}]}"#;
+        let backends = terragrunt_backends(&Source::new(text.to_string())).unwrap();
+        assert_eq!(backends.len(), 1);
+        assert_eq!(backends[0].kind, BackendKind::Terragrunt);
+        assert_eq!(
+            backends[0].value("dynamodb_table"),
+            Some(&Value::String("t".into()))
+        );
+        let not_literal = r#"{"remote_state": {"backend": "s3", "config": "${local.config}"}}"#;
+        assert!(terragrunt_backends(&Source::new(not_literal.to_string())).is_err());
+        let generated = r#"{"generate": {"backend": {"path": "backend.tf", "contents": "terraform {\n backend \"s3\" {\n dynamodb_table = \"t\"\n }\n}"}}}"#;
+        let err = terragrunt_backends(&Source::new(generated.to_string())).unwrap_err();
+        assert!(err.message.contains("by hand"), "{err}");
     }
 }
