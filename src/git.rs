@@ -52,6 +52,12 @@ pub fn listed_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
             "--exclude-standard",
         ])
         .current_dir(dir)
+        // Inside a git hook these point at the hook's repository and index;
+        // git must find the repository from `dir`, as `git_dir` does.
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_PREFIX")
         .output()?;
     if !out.status.success() {
         return Err(LsFilesError::Failed(

@@ -384,6 +384,30 @@ fn files_git_tracks_are_scanned_even_when_gitignore_matches_them() {
         "tracked files are read whatever .gitignore says, untracked ones unless it \
          matches them; cache folders never"
     );
+    // The same inside a git hook, where GIT_DIR names the repository relative
+    // to its top folder.
+    let mut hook = tflock_command(
+        repo.path(),
+        &["plan", "--offline", "--format", "json", "app", "vendor"],
+    );
+    hook.env("GIT_DIR", ".git")
+        .env("GIT_INDEX_FILE", ".git/index");
+    let out = output_within(&mut hook, LIMIT);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "app/backend.generated.tf",
+            "app/main.tf",
+            "vendor/mod/main.tf"
+        ]
+    );
     std::fs::remove_dir_all(repo.path().join("new")).unwrap();
     // From a subfolder, and for a path argument, the same rule.
     assert_eq!(
