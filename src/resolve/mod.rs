@@ -51,9 +51,9 @@ pub struct Unknown {
     pub reason: String,
     /// Where the expression is written (`path:line`).
     pub location: String,
-    /// Whether it blocks the backend outright (an unknown table, region, prefix,
-    /// endpoint or credential) rather than being checked conservatively (a key
-    /// or bucket whose known prefix stands in).
+    /// Whether it blocks the backend outright (an unknown bucket, table,
+    /// region, prefix, endpoint or credential) rather than being checked
+    /// conservatively (a key whose known prefix stands in).
     pub blocks: bool,
 }
 
@@ -281,8 +281,9 @@ fn target(layers: &[Located], context: &Context, unit: Option<String>, dir: Stri
     // The bucket and key: a known prefix may stand in for an unknown rest.
     let bucket = match settings.get("bucket") {
         Some(Resolved::Known(hcl::Value::String(b))) => Some(b.clone()),
+        // An unknown bucket cannot be listed for lockfiles: it blocks.
         Some(r @ Resolved::Unknown { .. }) => {
-            note("bucket", r, false);
+            note("bucket", r, true);
             None
         }
         _ => None,
@@ -345,7 +346,7 @@ impl Settings {
         for layer in layers {
             for s in &layer.backend.body.settings {
                 let location = format!("{}:{}", layer.path, line_at(layer, s.key_span.start));
-                let resolved = resolve_value(&s.value, location, layer.backend.kind, context);
+                let resolved = resolve_value(&s.value, location, layer, context);
                 map.insert(s.key.clone(), resolved);
             }
         }
@@ -432,12 +433,7 @@ fn line_at(layer: &Located, offset: usize) -> usize {
 }
 
 /// Evaluates one setting in its context.
-fn resolve_value(
-    value: &Value,
-    location: String,
-    kind: BackendKind,
-    context: &Context,
-) -> Resolved {
+fn resolve_value(value: &Value, location: String, layer: &Located, context: &Context) -> Resolved {
     let literal = match value {
         Value::String(s) => Some(hcl::Value::String(s.clone())),
         Value::Bool(b) => Some(hcl::Value::Bool(*b)),
@@ -460,14 +456,17 @@ fn resolve_value(
         );
     };
     match context {
-        Context::Literal => match literal_expression(text, kind) {
+        Context::Literal => match literal_expression(text, layer.backend.kind) {
             Some(v) => Resolved::Known(v),
-            None => unknown(
-                value,
-                location,
-                "Terraform allows only literal values in a backend configuration".into(),
-                literal_prefix(text),
-            ),
+            None => {
+                let opentofu = layer.path.ends_with(".tofu") || layer.path.ends_with(".tofu.json");
+                let reason = if opentofu {
+                    "OpenTofu evaluates it at init from variables and locals tflock cannot know offline"
+                } else {
+                    "Terraform allows only literal values in a backend configuration"
+                };
+                unknown(value, location, reason.into(), literal_prefix(text))
+            }
         },
         Context::Orphan(scope) => match scope.eval(text) {
             Evaluated::Known(v) => Resolved::Known(v),
