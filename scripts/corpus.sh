@@ -15,7 +15,10 @@ name = sys.argv[1]
 counts = collections.Counter()
 reasons = collections.Counter()
 for b in doc["backends"]:
-    if b["action"] == "error":
+    if b["action"] == "none":
+        # No DynamoDB locking here (e.g. an empty block Terragrunt fills at init).
+        counts["none"] += 1
+    elif b["action"] == "error":
         counts["error"] += 1
     elif any(u["effect"] == "blocks" for u in b["unknown"]):
         counts["unresolved"] += 1
@@ -29,8 +32,9 @@ for b in doc["backends"]:
     else:
         counts["full"] += 1
 states = sum(len(b["states"]) for b in doc["backends"])
-print("%s: %d backends, %d states: %d fully resolved, %d conservative, %d unresolved (blocked), %d errors; %d file errors"
-      % (name, len(doc["backends"]), states, counts["full"], counts["conservative"],
+print("%s: %d backends (%d without DynamoDB locking), %d states: of the others %d fully resolved, "
+      "%d conservative, %d unresolved (blocked), %d errors; %d file errors"
+      % (name, len(doc["backends"]), counts["none"], states, counts["full"], counts["conservative"],
          counts["unresolved"], counts["error"], len(doc["errors"])))
 for r, n in reasons.most_common(8):
     print(f"    {n:4} x {r}")

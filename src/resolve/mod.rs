@@ -455,6 +455,17 @@ fn resolve_value(value: &Value, location: String, layer: &Located, context: &Con
             String::new(),
         );
     };
+    // In JSON syntax a string is a template: as HCL, it is a quoted one.
+    let quoted;
+    let text = if layer.backend.body.syntax == crate::parse::Syntax::Json
+        && !matches!(context, Context::Literal)
+        && serde_json::from_str::<serde_json::Value>(text).is_err()
+    {
+        quoted = hcl_quoted(text);
+        &quoted
+    } else {
+        text
+    };
     match context {
         Context::Literal => match literal_expression(text, layer.backend.kind) {
             Some(v) => Resolved::Known(v),
@@ -513,6 +524,24 @@ fn literal_expression(text: &str, kind: BackendKind) -> Option<hcl::Value> {
     let expression: hcl::Expression = text.parse().ok()?;
     let value = hcl::eval::Evaluate::evaluate(&expression, &hcl::eval::Context::new()).ok()?;
     Some(value)
+}
+
+/// A JSON string's text as an HCL quoted template (its `${...}` kept).
+fn hcl_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The literal start of a quoted template (`"envs/${var.x}"` -> `envs/`).

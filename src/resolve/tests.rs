@@ -176,3 +176,9 @@ fn literal_prefixes_stop_at_the_first_interpolation() {
     assert_eq!(literal_prefix("\"a/%{ if x }\""), "a/");
     assert_eq!(literal_prefix("local.x"), "");
 }
+
+#[test]
+fn json_strings_become_quoted_hcl_templates() {
+    assert_eq!(hcl_quoted("${a}/b"), r#""${a}/b""#);
+    assert_eq!(hcl_quoted("q\"\\\n"), r#""q\"\\\n""#);
+}
