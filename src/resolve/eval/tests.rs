@@ -1051,3 +1051,30 @@ fn a_root_without_unit_keeps_unit_dependent_values_unknown() {
         "b/"
     );
 }
+
+#[test]
+fn growth_through_functions_is_bounded() {
+    let mut text = String::from("locals {\n  s0 = \"xxxxxxxxxxxxxxxx\"\n  l0 = [\"x\", \"y\"]\n");
+    for i in 1..=40 {
+        text.push_str(&format!(
+            "  s{i} = join(\"\", [local.s{0}, local.s{0}])\n",
+            i - 1
+        ));
+        text.push_str(&format!("  l{i} = concat(local.l{0}, local.l{0})\n", i - 1));
+    }
+    text.push_str("}\n");
+    let t = Tree::new(&[("u/terragrunt.hcl", &text)]);
+    let u = "u/terragrunt.hcl";
+    assert_unknown(t.in_unit(u, &[], "local.s40"), "longer than");
+    assert_unknown(t.in_unit(u, &[], "length(local.l40)"), "longer than");
+    assert_unknown(
+        t.in_unit(u, &[], "format(\"%999999999999d\", 1)"),
+        "too large",
+    );
+    assert_eq!(
+        t.in_unit(u, &[], "substr(\"abc\", 1, 9223372036854775807)"),
+        s("bc")
+    );
+    let capped = format!("1.{}", "0".repeat(64));
+    assert_eq!(t.in_unit(u, &[], "format(\"%.99999999f\", 1)"), s(&capped));
+}
