@@ -1078,3 +1078,88 @@ fn growth_through_functions_is_bounded() {
     let capped = format!("1.{}", "0".repeat(64));
     assert_eq!(t.in_unit(u, &[], "format(\"%.99999999f\", 1)"), s(&capped));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKENS: &[&str] = &[
+        "local.a",
+        "local.m",
+        "local.l",
+        "include.root",
+        "\"s\"",
+        "\"${",
+        "}\"",
+        "${local.a}",
+        "1",
+        "-1",
+        "0.5",
+        "true",
+        "null",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "=",
+        "?",
+        "+",
+        "*",
+        "/",
+        "%",
+        "==",
+        "&&",
+        "!",
+        ".",
+        "[*]",
+        "for x in local.l :",
+        "x",
+        "=>",
+        "try(",
+        "can(",
+        "coalesce(",
+        "format(\"%5.2f-%s\",",
+        "element(",
+        "lookup(",
+        "merge(",
+        "split(\"/\",",
+        "join(\",\",",
+        "regex(\"(a\",",
+        "replace(\"a\", \"/a(/\",",
+        "substr(",
+        "yamldecode(",
+        "jsondecode(",
+        "file(",
+        "read_terragrunt_config(",
+        "find_in_parent_folders(",
+        "path_relative_to_include(",
+        "get_env(",
+        "run_cmd(",
+        "length(",
+        "\"%{ if true }x%{ endif }\"",
+        "<<EOT\nx\nEOT\n",
+        "...",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn any_token_soup_evaluates_to_known_or_unknown(picks in proptest::collection::vec(0..TOKENS.len(), 1..24)) {
+            let t = Tree::new(&[(
+                "u/terragrunt.hcl",
+                "locals {\n  a = \"a/b\"\n  m = { k = [1, 2] }\n  l = [\"x\", local.a]\n}\n",
+            )]);
+            let text: Vec<&str> = picks.iter().map(|&i| TOKENS[i]).collect();
+            let text = text.join(" ");
+            let ev = t.evaluator(&[]);
+            let u = t.path("u/terragrunt.hcl");
+            let scope = ev.scope(&u, &u, None);
+            let _ = scope.eval(&text);
+            let _ = scope.eval_string_prefix(&text);
+        }
+    }
+}
