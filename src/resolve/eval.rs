@@ -86,6 +86,7 @@ impl Evaluator {
     /// An include whose path cannot be evaluated is an error naming the expression
     /// (`file:line: include "root" path: reason`).
     pub fn includes(&self, unit_file: &Path) -> Result<Vec<Include>, String> {
+        let unit_file = &absolute(unit_file);
         scope::resolve_includes(&self.shared, unit_file, unit_file, Budget::new())
     }
 
@@ -95,6 +96,7 @@ impl Evaluator {
     /// merges replace `remote_state` whole (Terragrunt's `include.go`).
     /// `None` when no file gives the unit a `remote_state`.
     pub fn remote_state_owner(&self, unit_file: &Path) -> Result<Option<RemoteStateOwner>, String> {
+        let unit_file = &absolute(unit_file);
         let has_remote_state = |path: &Path| -> Result<bool, String> {
             let parsed = self.shared.file(path);
             let parsed = parsed.as_ref().as_ref().map_err(Clone::clone)?;
@@ -120,7 +122,7 @@ impl Evaluator {
     /// The `locals` a file defines, with their lines (HCL or JSON syntax).
     /// An error is `path:line:col: message`.
     pub fn locals_of(&self, file: &Path) -> Result<Vec<SourceAttr>, String> {
-        let parsed = self.shared.file(file);
+        let parsed = self.shared.file(&absolute(file));
         let parsed = parsed.as_ref().as_ref().map_err(Clone::clone)?;
         Ok(parsed
             .locals()
@@ -137,6 +139,7 @@ impl Evaluator {
     /// evaluated lazily in that scope, once each; path functions start from the
     /// unit's directory, `path_relative_to_include()` is relative to `file`'s.
     pub fn scope(&self, file: &Path, unit_file: &Path, include: Option<&Include>) -> Scope {
+        let (file, unit_file) = (&absolute(file), &absolute(unit_file));
         let budget = Budget::new();
         let mut blocked = None;
         let track = match include {
@@ -182,6 +185,7 @@ impl Evaluator {
     /// `path_relative_to_include`, `get_terragrunt_dir`,
     /// `read_terragrunt_config`, ...) is unknown, also inside locals.
     pub fn scope_without_unit(&self, file: &Path) -> Scope {
+        let file = &absolute(file);
         let mut frame = Frame::new(
             self.shared.clone(),
             file,
@@ -250,6 +254,17 @@ impl Scope {
                 },
             },
         }
+    }
+}
+
+/// Paths the path functions start from must be absolute and clean (Terragrunt
+/// makes them so); a relative one is taken from the current directory.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        paths::clean(path)
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        paths::clean(&cwd.join(path))
     }
 }
 

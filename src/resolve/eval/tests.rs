@@ -1163,3 +1163,20 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn unclean_paths_from_the_caller_are_normalised() {
+    let t = live();
+    let ev = t.evaluator(&[]);
+    let unit = t
+        .dir
+        .path()
+        .join("live/prod/./eu-west-1/prod/vpc/../vpc/terragrunt.hcl");
+    let inc = ev.includes(&unit).unwrap().remove(0);
+    assert_eq!(inc.path, t.path("live/root.hcl"));
+    let root = t.dir.path().join("live/./root.hcl");
+    let got = ev
+        .scope(&root, &unit, Some(&inc))
+        .eval("path_relative_to_include()");
+    assert_eq!(got, s("prod/eu-west-1/prod/vpc"));
+}
