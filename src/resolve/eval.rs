@@ -8,6 +8,7 @@
 //! start from the unit), `read_terragrunt_config` switches that path to the
 //! file it reads, and file functions are relative to the file they are in.
 
+mod blocks;
 mod config_file;
 mod functions;
 mod interp;
@@ -87,7 +88,7 @@ impl Evaluator {
     /// (`file:line: include "root" path: reason`).
     pub fn includes(&self, unit_file: &Path) -> Result<Vec<Include>, String> {
         let unit_file = &absolute(unit_file);
-        scope::resolve_includes(&self.shared, unit_file, unit_file, Budget::new())
+        blocks::resolve_includes(&self.shared, unit_file, unit_file, Budget::new())
     }
 
     /// Whose `remote_state` block Terragrunt applies to the unit: its own if it
