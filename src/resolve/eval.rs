@@ -209,13 +209,28 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn eval_val(&self, expression: &str) -> Val {
+    fn eval_val(&self, expression: &str, as_template: bool) -> Val {
         if let Some(reason) = &self.frame.blocked {
             return Val::unknown(reason.clone());
         }
-        let expr: hcl::Expression = match expression.parse() {
-            Ok(e) => e,
-            Err(e) => return Val::unknown(format!("`{}` does not parse: {e}", short(expression))),
+        let template = || {
+            hcl::Expression::TemplateExpr(Box::new(hcl::TemplateExpr::QuotedString(
+                expression.to_string(),
+            )))
+        };
+        let expr: hcl::Expression = if as_template {
+            template()
+        } else {
+            match expression.parse() {
+                Ok(e) => e,
+                // The content of an HCL-JSON string (`${local.x}/key`, as a
+                // `terragrunt.hcl.json` holds it) is a template, not an
+                // expression; `${` cannot appear in an expression otherwise.
+                Err(_) if expression.contains("${") || expression.contains("%{") => template(),
+                Err(e) => {
+                    return Val::unknown(format!("`{}` does not parse: {e}", short(expression)));
+                }
+            }
         };
         let result = self.frame.eval(&expr);
         // A spent budget may have turned an error into a `try` fallback
@@ -232,9 +247,8 @@ impl Scope {
         }
     }
 
-    /// Evaluates an expression given as source text (as parse recorded it).
-    pub fn eval(&self, expression: &str) -> Evaluated {
-        match self.eval_val(expression).into_known() {
+    fn known(&self, expression: &str, value: Val) -> Evaluated {
+        match value.into_known() {
             Ok(v) => Evaluated::Known(v),
             Err(u) => Evaluated::Unknown {
                 reason: named(expression, &u.reason),
@@ -242,10 +256,8 @@ impl Scope {
         }
     }
 
-    /// For a string template (`"a/${x}/b"`): the longest known prefix, and
-    /// the reason the rest is unknown (None when the whole string is known).
-    pub fn eval_string_prefix(&self, expression: &str) -> (String, Option<String>) {
-        match self.eval_val(expression) {
+    fn prefix(&self, expression: &str, value: Val) -> (String, Option<String>) {
+        match value {
             Val::Unknown(u) => (u.prefix, Some(named(expression, &u.reason))),
             v => match v.first_unknown() {
                 Some(u) => (String::new(), Some(named(expression, &u.reason))),
@@ -255,6 +267,30 @@ impl Scope {
                 },
             },
         }
+    }
+
+    /// Evaluates the content of an HCL-JSON string (a template such as
+    /// `${local.env}/terraform.tfstate`, without quotes).
+    pub fn eval_template(&self, template: &str) -> Evaluated {
+        self.known(template, self.eval_val(template, true))
+    }
+
+    /// `eval_string_prefix` for the content of an HCL-JSON string.
+    pub fn eval_template_prefix(&self, template: &str) -> (String, Option<String>) {
+        self.prefix(template, self.eval_val(template, true))
+    }
+
+    /// Evaluates an expression given as source text (as parse recorded it).
+    /// Text that is not an expression but holds `${`/`%{` is taken as the
+    /// content of an HCL-JSON string (a template).
+    pub fn eval(&self, expression: &str) -> Evaluated {
+        self.known(expression, self.eval_val(expression, false))
+    }
+
+    /// For a string template (`"a/${x}/b"`): the longest known prefix, and
+    /// the reason the rest is unknown (None when the whole string is known).
+    pub fn eval_string_prefix(&self, expression: &str) -> (String, Option<String>) {
+        self.prefix(expression, self.eval_val(expression, false))
     }
 }
 

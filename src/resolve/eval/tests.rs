@@ -639,7 +639,7 @@ fn unknowns_fail_closed_with_reasons() {
         ("feature.flag.value", "feature"),
         ("upper(run_cmd(\"x\"))", "run_cmd"),
         ("length(split(\",\", run_cmd(\"x\")))", "run_cmd"),
-        ("\"${\"", "does not parse"),
+        ("\"${\"", "parse error"),
     ];
     for (expr, needle) in cases {
         assert_unknown(t.in_unit(u, &[], expr), needle);
@@ -1179,4 +1179,27 @@ fn unclean_paths_from_the_caller_are_normalised() {
         .scope(&root, &unit, Some(&inc))
         .eval("path_relative_to_include()");
     assert_eq!(got, s("prod/eu-west-1/prod/vpc"));
+}
+
+#[test]
+fn hcl_json_string_content_is_a_template() {
+    let t = Tree::new(&[
+        ("j/root.hcl", "locals {}\n"),
+        (
+            "j/u/terragrunt.hcl.json",
+            r#"{"locals": {"env": "qa"}, "include": {"path": "../root.hcl"}}"#,
+        ),
+    ]);
+    let ev = t.evaluator(&[]);
+    let u = t.path("j/u/terragrunt.hcl.json");
+    let scope = ev.scope(&u, &u, None);
+    assert_eq!(
+        scope.eval("${local.env}/${path_relative_to_include()}/t.tfstate"),
+        s("qa/u/t.tfstate")
+    );
+    assert_eq!(scope.eval_template("plain"), s("plain"));
+    assert_eq!(scope.eval_template("${local.env}"), s("qa"));
+    let (prefix, reason) = scope.eval_template_prefix("k/${get_env(\"X\")}/t");
+    assert_eq!((prefix.as_str(), reason.is_some()), ("k/", true));
+    assert_unknown(scope.eval("not an ) expression"), "does not parse");
 }
