@@ -145,9 +145,11 @@ impl Evaluator {
         let mut blocked = None;
         let track = match include {
             Some(inc) => {
-                // Terragrunt refuses an included file that includes another.
-                if let Ok(list) = self.includes(file)
-                    && !list.is_empty()
+                // Terragrunt refuses an included file that includes another,
+                // whatever its include blocks say.
+                let parsed = self.shared.file(file);
+                if let Ok(root) = parsed.as_ref()
+                    && root.body.blocks_of("include").next().is_some()
                 {
                     blocked = Some(format!(
                         "{} is included by {} and has includes itself, which Terragrunt refuses",
