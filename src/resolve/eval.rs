@@ -8,6 +8,7 @@
 //! start from the unit), `read_terragrunt_config` switches that path to the
 //! file it reads, and file functions are relative to the file they are in.
 
+mod blocks;
 mod config_file;
 mod functions;
 mod interp;
@@ -86,7 +87,8 @@ impl Evaluator {
     /// An include whose path cannot be evaluated is an error naming the expression
     /// (`file:line: include "root" path: reason`).
     pub fn includes(&self, unit_file: &Path) -> Result<Vec<Include>, String> {
-        scope::resolve_includes(&self.shared, unit_file, unit_file, Budget::new())
+        let unit_file = &absolute(unit_file);
+        blocks::resolve_includes(&self.shared, unit_file, unit_file, Budget::new())
     }
 
     /// Whose `remote_state` block Terragrunt applies to the unit: its own if it
@@ -95,6 +97,7 @@ impl Evaluator {
     /// merges replace `remote_state` whole (Terragrunt's `include.go`).
     /// `None` when no file gives the unit a `remote_state`.
     pub fn remote_state_owner(&self, unit_file: &Path) -> Result<Option<RemoteStateOwner>, String> {
+        let unit_file = &absolute(unit_file);
         let has_remote_state = |path: &Path| -> Result<bool, String> {
             let parsed = self.shared.file(path);
             let parsed = parsed.as_ref().as_ref().map_err(Clone::clone)?;
@@ -120,7 +123,7 @@ impl Evaluator {
     /// The `locals` a file defines, with their lines (HCL or JSON syntax).
     /// An error is `path:line:col: message`.
     pub fn locals_of(&self, file: &Path) -> Result<Vec<SourceAttr>, String> {
-        let parsed = self.shared.file(file);
+        let parsed = self.shared.file(&absolute(file));
         let parsed = parsed.as_ref().as_ref().map_err(Clone::clone)?;
         Ok(parsed
             .locals()
@@ -137,13 +140,16 @@ impl Evaluator {
     /// evaluated lazily in that scope, once each; path functions start from the
     /// unit's directory, `path_relative_to_include()` is relative to `file`'s.
     pub fn scope(&self, file: &Path, unit_file: &Path, include: Option<&Include>) -> Scope {
+        let (file, unit_file) = (&absolute(file), &absolute(unit_file));
         let budget = Budget::new();
         let mut blocked = None;
         let track = match include {
             Some(inc) => {
-                // Terragrunt refuses an included file that includes another.
-                if let Ok(list) = self.includes(file)
-                    && !list.is_empty()
+                // Terragrunt refuses an included file that includes another,
+                // whatever its include blocks say.
+                let parsed = self.shared.file(file);
+                if let Ok(root) = parsed.as_ref()
+                    && root.body.blocks_of("include").next().is_some()
                 {
                     blocked = Some(format!(
                         "{} is included by {} and has includes itself, which Terragrunt refuses",
@@ -182,6 +188,7 @@ impl Evaluator {
     /// `path_relative_to_include`, `get_terragrunt_dir`,
     /// `read_terragrunt_config`, ...) is unknown, also inside locals.
     pub fn scope_without_unit(&self, file: &Path) -> Scope {
+        let file = &absolute(file);
         let mut frame = Frame::new(
             self.shared.clone(),
             file,
@@ -204,13 +211,28 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn eval_val(&self, expression: &str) -> Val {
+    fn eval_val(&self, expression: &str, as_template: bool) -> Val {
         if let Some(reason) = &self.frame.blocked {
             return Val::unknown(reason.clone());
         }
-        let expr: hcl::Expression = match expression.parse() {
-            Ok(e) => e,
-            Err(e) => return Val::unknown(format!("`{}` does not parse: {e}", short(expression))),
+        let template = || {
+            hcl::Expression::TemplateExpr(Box::new(hcl::TemplateExpr::QuotedString(
+                expression.to_string(),
+            )))
+        };
+        let expr: hcl::Expression = if as_template {
+            template()
+        } else {
+            match expression.parse() {
+                Ok(e) => e,
+                // The content of an HCL-JSON string (`${local.x}/key`, as a
+                // `terragrunt.hcl.json` holds it) is a template, not an
+                // expression; `${` cannot appear in an expression otherwise.
+                Err(_) if expression.contains("${") || expression.contains("%{") => template(),
+                Err(e) => {
+                    return Val::unknown(format!("`{}` does not parse: {e}", short(expression)));
+                }
+            }
         };
         let result = self.frame.eval(&expr);
         // A spent budget may have turned an error into a `try` fallback
@@ -227,9 +249,8 @@ impl Scope {
         }
     }
 
-    /// Evaluates an expression given as source text (as parse recorded it).
-    pub fn eval(&self, expression: &str) -> Evaluated {
-        match self.eval_val(expression).into_known() {
+    fn known(&self, expression: &str, value: Val) -> Evaluated {
+        match value.into_known() {
             Ok(v) => Evaluated::Known(v),
             Err(u) => Evaluated::Unknown {
                 reason: named(expression, &u.reason),
@@ -237,10 +258,8 @@ impl Scope {
         }
     }
 
-    /// For a string template (`"a/${x}/b"`): the longest known prefix, and
-    /// the reason the rest is unknown (None when the whole string is known).
-    pub fn eval_string_prefix(&self, expression: &str) -> (String, Option<String>) {
-        match self.eval_val(expression) {
+    fn prefix(&self, expression: &str, value: Val) -> (String, Option<String>) {
+        match value {
             Val::Unknown(u) => (u.prefix, Some(named(expression, &u.reason))),
             v => match v.first_unknown() {
                 Some(u) => (String::new(), Some(named(expression, &u.reason))),
@@ -250,6 +269,41 @@ impl Scope {
                 },
             },
         }
+    }
+
+    /// Evaluates the content of an HCL-JSON string (a template such as
+    /// `${local.env}/terraform.tfstate`, without quotes).
+    pub fn eval_template(&self, template: &str) -> Evaluated {
+        self.known(template, self.eval_val(template, true))
+    }
+
+    /// `eval_string_prefix` for the content of an HCL-JSON string.
+    pub fn eval_template_prefix(&self, template: &str) -> (String, Option<String>) {
+        self.prefix(template, self.eval_val(template, true))
+    }
+
+    /// Evaluates an expression given as source text (as parse recorded it).
+    /// Text that is not an expression but holds `${`/`%{` is taken as the
+    /// content of an HCL-JSON string (a template).
+    pub fn eval(&self, expression: &str) -> Evaluated {
+        self.known(expression, self.eval_val(expression, false))
+    }
+
+    /// For a string template (`"a/${x}/b"`): the longest known prefix, and
+    /// the reason the rest is unknown (None when the whole string is known).
+    pub fn eval_string_prefix(&self, expression: &str) -> (String, Option<String>) {
+        self.prefix(expression, self.eval_val(expression, false))
+    }
+}
+
+/// Paths the path functions start from must be absolute and clean (Terragrunt
+/// makes them so); a relative one is taken from the current directory.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        paths::clean(path)
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        paths::clean(&cwd.join(path))
     }
 }
 

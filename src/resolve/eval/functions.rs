@@ -6,7 +6,7 @@
 use hcl::Map;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::interp::{EvalResult, to_number, unprefixed};
+use super::interp::{EvalResult, MAX_LIST, MAX_STRING, to_number, unprefixed};
 use super::paths;
 use super::value::{Val, equal, from_json, number_from_f64, to_json};
 
@@ -313,6 +313,18 @@ fn element(args: &[Val]) -> EvalResult {
 }
 
 fn concat(args: &[Val]) -> EvalResult {
+    let total: usize = args
+        .iter()
+        .map(|a| match a {
+            Val::List(items) => items.len(),
+            _ => 0,
+        })
+        .sum();
+    if total > MAX_LIST {
+        return Ok(Val::unknown(
+            "concat() gives a list longer than tflock evaluates",
+        ));
+    }
     let mut out = Vec::new();
     for arg in args {
         match arg {
@@ -444,14 +456,14 @@ fn substr(args: &[Val]) -> EvalResult {
     let g: Vec<&str> = s.graphemes(true).collect();
     let n = g.len() as i64;
     let start = if offset < 0 {
-        (n + offset).max(0)
+        n.saturating_add(offset).max(0)
     } else {
         offset.min(n)
     };
     let end = if length < 0 {
         n
     } else {
-        (start + length).min(n)
+        start.saturating_add(length).min(n)
     };
     Ok(Val::String(g[start as usize..end as usize].concat()))
 }
@@ -508,7 +520,8 @@ fn format(args: &[Val]) -> EvalResult {
                 let precision = flags
                     .split_once('.')
                     .and_then(|(_, p)| p.parse::<usize>().ok())
-                    .unwrap_or(6);
+                    .unwrap_or(6)
+                    .min(64);
                 format!("{n:.precision$}")
             }
             other => {
@@ -524,6 +537,11 @@ fn format(args: &[Val]) -> EvalResult {
             .trim_start_matches('-')
             .parse()
             .unwrap_or(0);
+        if width > MAX_STRING {
+            return Ok(Val::unknown(format!(
+                "format(): width {width} is too large"
+            )));
+        }
         let pad = width.saturating_sub(text.chars().count());
         if flags.starts_with('-') {
             out.push_str(&text);

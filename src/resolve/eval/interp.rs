@@ -27,7 +27,9 @@ pub(crate) type EvalResult = Result<Val, String>;
 
 /// Strings longer than this are unknown (a chain of locals could double a
 /// string at each step).
-const MAX_STRING: usize = 1024 * 1024;
+pub(crate) const MAX_STRING: usize = 1024 * 1024;
+/// Lists longer than this are unknown (`concat(l, l)` in a chain of locals).
+pub(crate) const MAX_LIST: usize = 100_000;
 /// Nesting of expressions evaluated at once (calls, traversals, templates).
 const MAX_DEPTH: usize = 128;
 
@@ -267,10 +269,19 @@ impl<'h> Env<'h> {
                 None => {}
             }
         }
-        if let Some(result) = self.host.call(name, &args) {
-            return result;
-        }
-        functions::call(name, &args)
+        let result = match self.host.call(name, &args) {
+            Some(result) => result?,
+            None => functions::call(name, &args)?,
+        };
+        Ok(match &result {
+            Val::String(s) if s.len() > MAX_STRING => Val::unknown(format!(
+                "{name}() gives a string longer than tflock evaluates"
+            )),
+            Val::List(items) if items.len() > MAX_LIST => Val::unknown(format!(
+                "{name}() gives a list longer than tflock evaluates"
+            )),
+            _ => result,
+        })
     }
 
     /// `try(a, b, ..)`: the first argument that evaluates without error. An

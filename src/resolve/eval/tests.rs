@@ -639,7 +639,7 @@ fn unknowns_fail_closed_with_reasons() {
         ("feature.flag.value", "feature"),
         ("upper(run_cmd(\"x\"))", "run_cmd"),
         ("length(split(\",\", run_cmd(\"x\")))", "run_cmd"),
-        ("\"${\"", "does not parse"),
+        ("\"${\"", "parse error"),
     ];
     for (expr, needle) in cases {
         assert_unknown(t.in_unit(u, &[], expr), needle);
@@ -1050,4 +1050,156 @@ fn a_root_without_unit_keeps_unit_dependent_values_unknown() {
             .0,
         "b/"
     );
+}
+
+#[test]
+fn growth_through_functions_is_bounded() {
+    let mut text = String::from("locals {\n  s0 = \"xxxxxxxxxxxxxxxx\"\n  l0 = [\"x\", \"y\"]\n");
+    for i in 1..=40 {
+        text.push_str(&format!(
+            "  s{i} = join(\"\", [local.s{0}, local.s{0}])\n",
+            i - 1
+        ));
+        text.push_str(&format!("  l{i} = concat(local.l{0}, local.l{0})\n", i - 1));
+    }
+    text.push_str("}\n");
+    let t = Tree::new(&[("u/terragrunt.hcl", &text)]);
+    let u = "u/terragrunt.hcl";
+    assert_unknown(t.in_unit(u, &[], "local.s40"), "longer than");
+    assert_unknown(t.in_unit(u, &[], "length(local.l40)"), "longer than");
+    assert_unknown(
+        t.in_unit(u, &[], "format(\"%999999999999d\", 1)"),
+        "too large",
+    );
+    assert_eq!(
+        t.in_unit(u, &[], "substr(\"abc\", 1, 9223372036854775807)"),
+        s("bc")
+    );
+    let capped = format!("1.{}", "0".repeat(64));
+    assert_eq!(t.in_unit(u, &[], "format(\"%.99999999f\", 1)"), s(&capped));
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKENS: &[&str] = &[
+        "local.a",
+        "local.m",
+        "local.l",
+        "include.root",
+        "\"s\"",
+        "\"${",
+        "}\"",
+        "${local.a}",
+        "1",
+        "-1",
+        "0.5",
+        "true",
+        "null",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "=",
+        "?",
+        "+",
+        "*",
+        "/",
+        "%",
+        "==",
+        "&&",
+        "!",
+        ".",
+        "[*]",
+        "for x in local.l :",
+        "x",
+        "=>",
+        "try(",
+        "can(",
+        "coalesce(",
+        "format(\"%5.2f-%s\",",
+        "element(",
+        "lookup(",
+        "merge(",
+        "split(\"/\",",
+        "join(\",\",",
+        "regex(\"(a\",",
+        "replace(\"a\", \"/a(/\",",
+        "substr(",
+        "yamldecode(",
+        "jsondecode(",
+        "file(",
+        "read_terragrunt_config(",
+        "find_in_parent_folders(",
+        "path_relative_to_include(",
+        "get_env(",
+        "run_cmd(",
+        "length(",
+        "\"%{ if true }x%{ endif }\"",
+        "<<EOT\nx\nEOT\n",
+        "...",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn any_token_soup_evaluates_to_known_or_unknown(picks in proptest::collection::vec(0..TOKENS.len(), 1..24)) {
+            let t = Tree::new(&[(
+                "u/terragrunt.hcl",
+                "locals {\n  a = \"a/b\"\n  m = { k = [1, 2] }\n  l = [\"x\", local.a]\n}\n",
+            )]);
+            let text: Vec<&str> = picks.iter().map(|&i| TOKENS[i]).collect();
+            let text = text.join(" ");
+            let ev = t.evaluator(&[]);
+            let u = t.path("u/terragrunt.hcl");
+            let scope = ev.scope(&u, &u, None);
+            let _ = scope.eval(&text);
+            let _ = scope.eval_string_prefix(&text);
+        }
+    }
+}
+
+#[test]
+fn unclean_paths_from_the_caller_are_normalised() {
+    let t = live();
+    let ev = t.evaluator(&[]);
+    let unit = t
+        .dir
+        .path()
+        .join("live/prod/./eu-west-1/prod/vpc/../vpc/terragrunt.hcl");
+    let inc = ev.includes(&unit).unwrap().remove(0);
+    assert_eq!(inc.path, t.path("live/root.hcl"));
+    let root = t.dir.path().join("live/./root.hcl");
+    let got = ev
+        .scope(&root, &unit, Some(&inc))
+        .eval("path_relative_to_include()");
+    assert_eq!(got, s("prod/eu-west-1/prod/vpc"));
+}
+
+#[test]
+fn hcl_json_string_content_is_a_template() {
+    let t = Tree::new(&[
+        ("j/root.hcl", "locals {}\n"),
+        (
+            "j/u/terragrunt.hcl.json",
+            r#"{"locals": {"env": "qa"}, "include": {"path": "../root.hcl"}}"#,
+        ),
+    ]);
+    let ev = t.evaluator(&[]);
+    let u = t.path("j/u/terragrunt.hcl.json");
+    let scope = ev.scope(&u, &u, None);
+    assert_eq!(
+        scope.eval("${local.env}/${path_relative_to_include()}/t.tfstate"),
+        s("qa/u/t.tfstate")
+    );
+    assert_eq!(scope.eval_template("plain"), s("plain"));
+    assert_eq!(scope.eval_template("${local.env}"), s("qa"));
+    let (prefix, reason) = scope.eval_template_prefix("k/${get_env(\"X\")}/t");
+    assert_eq!((prefix.as_str(), reason.is_some()), ("k/", true));
+    assert_unknown(scope.eval("not an ) expression"), "does not parse");
 }
