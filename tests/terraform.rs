@@ -549,3 +549,42 @@ fn after_rollback_terraform_on_dynamodb_runs_again_only_with_the_digest_repair()
         }),
     ]);
 }
+
+// ---------------------------------------------------------------------------
+// The second formatter oracle (used in tests/fixtures_e2e.rs)
+// ---------------------------------------------------------------------------
+
+/// The control for the `terraform fmt -check` oracle: it does refuse what
+/// `terraform fmt` would change (misaligned `=`), and accepts the aligned block.
+#[test]
+fn terraform_fmt_check_refuses_misaligned_attributes() {
+    let test = "terraform_fmt_check_refuses_misaligned_attributes";
+    let Some(bin) = terraform(test) else {
+        return;
+    };
+    let dir = tree(&[
+        (
+            "bad/main.tf",
+            "terraform {\n  backend \"s3\" {\n    bucket = \"b\"\n    use_lockfile = true\n  }\n}\n",
+        ),
+        (
+            "good/main.tf",
+            &backend_tf(&[("bucket", "b"), ("key", KEY), ("region", "eu-west-1")]),
+        ),
+    ]);
+    let fmt = |module: &str| {
+        Terraform::new(&bin, "http://127.0.0.1:9", &dir.path().join(module))
+            .run(&["fmt", "-check", "main.tf"])
+            .code()
+    };
+    assert_ne!(
+        fmt("bad"),
+        0,
+        "terraform fmt -check accepted misaligned `=`"
+    );
+    assert_eq!(
+        fmt("good"),
+        0,
+        "terraform fmt -check refused an aligned block"
+    );
+}
