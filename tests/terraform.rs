@@ -82,6 +82,15 @@ impl<'a> Module<'a> {
         })
     }
 
+    /// [`Module::on_dynamodb`], initialised, after a first apply: the state and
+    /// its digest item exist.
+    fn applied_on_dynamodb(moto: &'a Moto, terraform: &Path, tag: &str) -> Self {
+        let m = Module::on_dynamodb(moto, terraform, tag, &[]);
+        m.tf.init(&[]);
+        m.tf.apply(&[]).assert_code(0);
+        m
+    }
+
     fn path(&self) -> &Path {
         self.root.path()
     }
@@ -126,6 +135,11 @@ impl<'a> Module<'a> {
     }
 }
 
+/// The emulator and Terraform, or `None` when the test said it skipped.
+fn needs(test: &str) -> Option<(Moto, PathBuf)> {
+    Some((moto(test)?, terraform(test)?))
+}
+
 /// Whether a snapshot holds the lockfile `<state_key>.tflock`.
 fn has_lockfile(snapshot: &Value, state_key: &str) -> bool {
     objects_ending(snapshot, ".tflock").contains(&format!("{state_key}.tflock"))
@@ -149,12 +163,10 @@ fn state_key(prefix: Option<&str>, ws: &str) -> String {
 #[test]
 fn terraform_on_dynamodb_writes_the_state_and_its_digest_item() {
     let test = "terraform_on_dynamodb_writes_the_state_and_its_digest_item";
-    let (Some(moto), Some(bin)) = (moto(test), terraform(test)) else {
+    let Some((moto, bin)) = needs(test) else {
         return;
     };
-    let m = Module::on_dynamodb(&moto, &bin, "tfbase", &[]);
-    m.tf.init(&[]);
-    m.tf.apply(&[]).assert_code(0);
+    let m = Module::applied_on_dynamodb(&moto, &bin, "tfbase");
     let read = m.store.terraform_read(KEY);
     assert!(read["digest"].is_string(), "no digest item: {read}");
     assert_eq!(read["digest"], read["object_md5"], "{read}");
@@ -226,7 +238,7 @@ fn held_by_terraform_blocks(moto: &Moto, bin: &Path, tag: &str, prefix: Option<&
 #[test]
 fn a_lock_held_by_terraform_apply_blocks_tflock_in_every_workspace_and_prefix() {
     let test = "a_lock_held_by_terraform_apply_blocks_tflock_in_every_workspace_and_prefix";
-    let (Some(moto), Some(bin)) = (moto(test), terraform(test)) else {
+    let Some((moto, bin)) = needs(test) else {
         return;
     };
     let (m, b) = (&moto, bin.as_path());
@@ -259,12 +271,10 @@ fn a_lock_held_by_terraform_apply_blocks_tflock_in_every_workspace_and_prefix() 
 #[test]
 fn after_replace_terraform_locks_with_the_lockfile_only_and_status_says_lockfile() {
     let test = "after_replace_terraform_locks_with_the_lockfile_only_and_status_says_lockfile";
-    let (Some(moto), Some(bin)) = (moto(test), terraform(test)) else {
+    let Some((moto, bin)) = needs(test) else {
         return;
     };
-    let m = Module::on_dynamodb(&moto, &bin, "tfreplace", &[]);
-    m.tf.init(&[]);
-    m.tf.apply(&[]).assert_code(0);
+    let m = Module::applied_on_dynamodb(&moto, &bin, "tfreplace");
     let keep = TempDir::new().unwrap();
     m.migrate(&[], &keep);
     assert_migrated(m.path(), "app/main.tf");
@@ -311,12 +321,10 @@ fn after_replace_terraform_locks_with_the_lockfile_only_and_status_says_lockfile
 #[test]
 fn after_dual_a_terraform_run_holds_both_locks() {
     let test = "after_dual_a_terraform_run_holds_both_locks";
-    let (Some(moto), Some(bin)) = (moto(test), terraform(test)) else {
+    let Some((moto, bin)) = needs(test) else {
         return;
     };
-    let m = Module::on_dynamodb(&moto, &bin, "tfdual", &[]);
-    m.tf.init(&[]);
-    m.tf.apply(&[]).assert_code(0);
+    let m = Module::applied_on_dynamodb(&moto, &bin, "tfdual");
     let keep = TempDir::new().unwrap();
     m.migrate(&["--strategy", "dual"], &keep);
     let main_tf = read(m.path(), "app/main.tf");
@@ -343,12 +351,10 @@ fn after_dual_a_terraform_run_holds_both_locks() {
 #[test]
 fn while_apply_hold_locks_holds_them_terraform_cannot_lock() {
     let test = "while_apply_hold_locks_holds_them_terraform_cannot_lock";
-    let (Some(moto), Some(bin)) = (moto(test), terraform(test)) else {
+    let Some((moto, bin)) = needs(test) else {
         return;
     };
-    let m = Module::on_dynamodb(&moto, &bin, "tfhold", &[]);
-    m.tf.init(&[]);
-    m.tf.apply(&[]).assert_code(0);
+    let m = Module::applied_on_dynamodb(&moto, &bin, "tfhold");
 
     let keep = TempDir::new().unwrap();
     let rollback = keep.path().join("rollback.json");
@@ -429,7 +435,7 @@ fn migrates_into_what_terraform_accepts(
 #[test]
 fn partial_configurations_and_json_syntax_migrate_into_what_terraform_accepts() {
     let test = "partial_configurations_and_json_syntax_migrate_into_what_terraform_accepts";
-    let (Some(moto), Some(bin)) = (moto(test), terraform(test)) else {
+    let Some((moto, bin)) = needs(test) else {
         return;
     };
     let (m, b) = (&moto, bin.as_path());
@@ -502,9 +508,7 @@ fn apply_after_rollback(
     tag: &str,
     rollback_extra: &[&str],
 ) -> (Run, String) {
-    let m = Module::on_dynamodb(moto, bin, tag, &[]);
-    m.tf.init(&[]);
-    m.tf.apply(&[]).assert_code(0);
+    let m = Module::applied_on_dynamodb(moto, bin, tag);
     let original = read(m.path(), "app/main.tf");
     let keep = TempDir::new().unwrap();
     let rollback = m.migrate(&[], &keep);
@@ -534,7 +538,7 @@ fn apply_after_rollback(
 #[test]
 fn after_rollback_terraform_on_dynamodb_runs_again_only_with_the_digest_repair() {
     let test = "after_rollback_terraform_on_dynamodb_runs_again_only_with_the_digest_repair";
-    let (Some(moto), Some(bin)) = (moto(test), terraform(test)) else {
+    let Some((moto, bin)) = needs(test) else {
         return;
     };
     let (m, b) = (&moto, bin.as_path());
