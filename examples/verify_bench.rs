@@ -72,6 +72,8 @@ fn targets(a: &Args) -> Vec<Target> {
             client: client.clone(),
             probe: true,
             dir: format!("svc-{i}"),
+            unknown: Vec::new(),
+            unit: None,
         })
         .collect()
 }

@@ -470,19 +470,19 @@ fn write_holding_locks(
         .iter()
         .filter(|b| b.action == tflock::plan::Action::Migrate)
         .flat_map(|b| {
-            let target = tflock::verify::target_for(&b.backend, &b.path, &repo.units, false);
-            let states: Vec<String> = b
-                .locks
-                .iter()
-                .flat_map(|l| l.states.iter().map(|s| s.state_key.clone()))
-                .collect();
-            states.into_iter().filter_map(move |state_key| {
-                Some(LockRequest {
-                    client: target.client.clone(),
-                    bucket: target.bucket.clone()?,
-                    table: target.table.clone(),
-                    state_key,
-                })
+            b.resolution.targets.iter().flat_map(move |target| {
+                b.locks
+                    .iter()
+                    .flat_map(|l| l.states.iter())
+                    .filter(move |s| s.unit == target.unit)
+                    .filter_map(move |s| {
+                        Some(LockRequest {
+                            client: target.client.clone(),
+                            bucket: target.bucket.clone()?,
+                            table: target.table.clone(),
+                            state_key: s.state_key.clone(),
+                        })
+                    })
             })
         })
         .collect();
@@ -653,10 +653,8 @@ fn check_locks(repo: &mut RepoPlan, aws: &AwsArgs, ui: Ui, digests: bool) -> Res
         .backends
         .iter()
         .filter(|b| b.action == tflock::plan::Action::Migrate)
-        .filter_map(|b| {
-            let t = tflock::verify::target_for(&b.backend, &b.path, &repo.units, false);
-            Some((t.client.clone(), t.bucket?))
-        })
+        .flat_map(|b| b.resolution.targets.iter())
+        .filter_map(|t| Some((t.client.clone(), t.bucket.clone()?)))
         .collect();
     let versioning = runtime.block_on(tflock::remote::bucket_versioning(
         buckets.into_iter().collect(),

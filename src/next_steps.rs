@@ -3,9 +3,8 @@
 
 use crate::parse::BackendKind;
 use crate::plan::Action;
+use crate::resolve::parent_dir;
 use crate::scan::RepoPlan;
-use crate::verify::target_for;
-use crate::verify::targets::parent_dir;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,20 +83,25 @@ pub fn next_steps(
                 }
             }
         }
-        let target = target_for(&b.backend, &b.path, &repo.units, false);
-        let Some(bucket) = target.bucket.clone() else {
-            continue;
-        };
-        let arns = resources.entry(bucket.clone()).or_default();
-        for (_, key) in &target.keys {
-            arns.insert(format!("arn:aws:s3:::{bucket}/{key}.tflock"));
-            arns.insert(format!(
-                "arn:aws:s3:::{bucket}/{}/*/{key}.tflock",
-                target.workspace_key_prefix
-            ));
-        }
-        if let Some(prefix) = &target.unknown_key_prefix {
-            arns.insert(format!("arn:aws:s3:::{bucket}/{prefix}*.tflock"));
+        for target in &b.resolution.targets {
+            let Some(bucket) = target.bucket.clone() else {
+                continue;
+            };
+            let arns = resources.entry(bucket.clone()).or_default();
+            for (_, key) in &target.keys {
+                arns.insert(format!("arn:aws:s3:::{bucket}/{key}.tflock"));
+                arns.insert(format!(
+                    "arn:aws:s3:::{bucket}/{}.tflock",
+                    target.workspace_glob(key)
+                ));
+            }
+            if let Some(prefix) = &target.unknown_key_prefix {
+                arns.insert(format!("arn:aws:s3:::{bucket}/{prefix}*.tflock"));
+                arns.insert(format!(
+                    "arn:aws:s3:::{bucket}/{}.tflock",
+                    target.workspace_glob(&format!("{prefix}*"))
+                ));
+            }
         }
     }
     let all: Vec<&String> = resources.values().flatten().collect();

@@ -6,7 +6,7 @@ use crate::plan::Action;
 use crate::report::{redact, unified_diff};
 use crate::scan::{FilePlan, RepoPlan};
 use crate::source::sha256_hex;
-use crate::verify::{Target, target_for};
+use crate::verify::Target;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -105,22 +105,25 @@ impl RollbackPlan {
             .backends
             .iter()
             .filter(|b| b.action == Action::Migrate)
-            .map(|b| RollbackBackend {
+            .flat_map(|b| b.resolution.targets.iter().map(move |t| (b, t)))
+            .map(|(b, target)| RollbackBackend {
                 file: b.path.clone(),
                 line: b.backend.line,
-                target: target_for(&b.backend, &b.path, &repo.units, false),
+                target: target.clone(),
                 states: b
                     .locks
                     .iter()
                     .flat_map(|l| &l.states)
+                    .filter(|s| s.unit == target.unit)
                     .map(|s| RollbackState {
                         workspace: s.workspace.clone(),
                         state_key: s.state_key.clone(),
                         table: s.table.clone(),
                         digest_item: s.table.as_ref().and_then(|_| {
-                            b.backend
-                                .value("bucket")
-                                .map(|bucket| format!("{}/{}-md5", bucket.display(), s.state_key))
+                            target
+                                .bucket
+                                .as_ref()
+                                .map(|bucket| format!("{bucket}/{}-md5", s.state_key))
                         }),
                         digest_at_migration: s.digest_value.clone(),
                     })

@@ -9,8 +9,9 @@ use crate::parse::{self, Backend};
 use crate::plan::{self, Action, Edit, Strategy};
 use crate::preflight::Finding;
 use crate::preflight::facts::{self, Fact};
+use crate::resolve::{self, Located, Resolution, Unit};
 use crate::source::{Source, sha256_hex};
-use crate::verify::{BackendLocks, Unit};
+use crate::verify::BackendLocks;
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub struct BackendPlan {
     pub locks: Option<BackendLocks>,
     /// Why it is blocked, when the preflight blocked it (e.g. its version).
     pub reason: Option<String>,
+    /// The states it governs, as the resolve stage found them.
+    pub resolution: Resolution,
 }
 
 /// One file the plan read, with its backends' edits.
@@ -80,7 +83,7 @@ pub struct RepoPlan {
     pub backends: Vec<BackendPlan>,
     pub files: Vec<FilePlan>,
     pub problems: Vec<Problem>,
-    /// Terragrunt units found, for computing the state keys of root configurations.
+    /// Every Terragrunt unit of the repository and the file it includes.
     pub units: Vec<Unit>,
     /// What the files told the preflight (constraints, CI arguments, ...).
     pub facts: Vec<Fact>,
@@ -162,15 +165,14 @@ pub fn scan_with(
     progress: Option<&indicatif::ProgressBar>,
 ) -> RepoPlan {
     let visited = discover::walk(roots, cwd, selection, progress, |candidate| {
-        let (outcome, unit, facts) = plan_file(candidate, cwd, strategy);
-        (outcome.is_some() || unit.is_some() || !facts.is_empty()).then_some((outcome, unit, facts))
+        let (outcome, facts) = plan_file(candidate, strategy);
+        (outcome.is_some() || !facts.is_empty()).then_some((outcome, facts))
     });
     let mut repo = RepoPlan {
         strategy: Some(strategy),
         ..RepoPlan::default()
     };
-    for (_, (outcome, unit, facts)) in visited {
-        repo.units.extend(unit);
+    for (_, (outcome, facts)) in visited {
         repo.facts.extend(facts);
         let Some(outcome) = outcome else { continue };
         match outcome {
@@ -184,15 +186,35 @@ pub fn scan_with(
             }
         }
     }
+    resolve_repo(&mut repo, cwd);
     repo
 }
 
-/// Reads and plans one candidate; also says whether it is a Terragrunt unit.
-fn plan_file(
-    candidate: Candidate,
-    cwd: &Path,
-    strategy: Strategy,
-) -> (Option<FileOutcome>, Option<Unit>, Vec<Fact>) {
+/// Runs the resolve stage over every backend the scan found.
+fn resolve_repo(repo: &mut RepoPlan, cwd: &Path) {
+    let texts: std::collections::HashMap<&str, &str> = repo
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.original.as_str()))
+        .collect();
+    let located: Vec<Located> = repo
+        .backends
+        .iter()
+        .map(|b| Located {
+            backend: &b.backend,
+            path: &b.path,
+            text: texts.get(b.path.as_str()).copied().unwrap_or_default(),
+        })
+        .collect();
+    let (resolutions, units) = resolve::resolve_all(&located, cwd);
+    for (b, resolution) in repo.backends.iter_mut().zip(resolutions) {
+        b.resolution = resolution;
+    }
+    repo.units = units;
+}
+
+/// Reads and plans one candidate, and gathers its facts for the preflight.
+fn plan_file(candidate: Candidate, strategy: Strategy) -> (Option<FileOutcome>, Vec<Fact>) {
     let path = candidate.display.clone();
     let fail = |line, column, message: String| {
         let problem = Problem {
@@ -201,11 +223,7 @@ fn plan_file(
             column,
             message,
         };
-        (
-            Some(FileOutcome::Failed(problem, Vec::new())),
-            None,
-            Vec::new(),
-        )
+        (Some(FileOutcome::Failed(problem, Vec::new())), Vec::new())
     };
     if candidate.kind == FileKind::Ci {
         // A CI file is read for its arguments only; one that cannot be read, or
@@ -216,7 +234,7 @@ fn plan_file(
         } else {
             std::fs::read(&candidate.path).unwrap_or_default()
         };
-        return (None, None, facts::facts_of(&candidate, &bytes));
+        return (None, facts::facts_of(&candidate, &bytes));
     }
     // One open: its size decides whether to read it at all.
     let bytes = match read_capped(&candidate.path) {
@@ -233,9 +251,8 @@ fn plan_file(
         }
         Err(e) => return fail(1, 1, format!("cannot read: {e}")),
     };
-    let unit = discover::terragrunt_unit(&candidate, &bytes, cwd);
     let facts = facts::facts_of(&candidate, &bytes);
-    (plan_bytes(candidate, bytes, strategy), unit, facts)
+    (plan_bytes(candidate, bytes, strategy), facts)
 }
 
 /// A file's bytes, or its size when it is over the limit (then it is not read).
@@ -345,6 +362,7 @@ fn plan_backends(
             edits: backend_edits_of(&edits, edits_before),
             locks: None,
             reason: None,
+            resolution: Resolution::default(),
         });
     }
     let failed = |plans: Vec<BackendPlan>, problem: Problem| {

@@ -10,9 +10,9 @@ pub mod version;
 
 use crate::parse::{self, BackendKind};
 use crate::plan::{self, Action, BodyOps, Edit, Op, Strategy};
+use crate::resolve::parent_dir;
 use crate::scan::{FilePlan, RepoPlan};
 use crate::source::{Source, sha256_hex};
-use crate::verify::targets::parent_dir;
 use facts::{ConstraintKind, Fact, VersionConstraint};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -43,6 +43,36 @@ pub struct JsonBackend<'a> {
     /// Terragrunt units of a root configuration, with their computed keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub units: Vec<JsonUnit>,
+    /// The states this backend governs, as resolved (and, after the lock
+    /// check, with the workspaces found in AWS).
+    pub states: Vec<JsonState>,
+    /// Whether some state could only be checked by a known key prefix.
+    pub conservative: bool,
+    /// Values that could not be evaluated offline.
+    pub unknown: Vec<JsonUnknown>,
+}
+
+#[derive(Serialize)]
+pub struct JsonState {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub workspace: String,
+    pub bucket: Option<String>,
+    pub key: String,
+    pub lock_id: Option<String>,
+    pub lockfile_key: String,
+    pub region: Option<String>,
+    pub table: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct JsonUnknown {
+    pub attribute: String,
+    pub expression: String,
+    pub reason: String,
+    pub location: String,
+    /// "blocks" or "conservative" (checked by the known prefix).
+    pub effect: &'static str,
 }
 
 #[derive(Serialize)]
@@ -100,10 +130,13 @@ pub fn render(
                     .reason
                     .clone()
                     .or_else(|| b.locks.as_ref().and_then(|l| l.blockers.first().cloned()));
-                json.units = super::unit_keys(plan, b)
+                json.units = super::unit_keys(b)
                     .into_iter()
                     .map(|(dir, key)| JsonUnit { dir, key })
                     .collect();
+                json.states = states(b);
+                json.conservative = b.resolution.conservative();
+                json.unknown = unknown(b);
                 json
             })
             .collect(),
@@ -173,5 +206,77 @@ fn backend<'a>(file: &'a str, b: &Backend, action: &'static str) -> JsonBackend<
         locks: serde_json::Value::Null,
         reason: None,
         units: Vec::new(),
+        states: Vec::new(),
+        conservative: false,
+        unknown: Vec::new(),
     }
+}
+
+/// The states of a backend: those the lock check saw, or, offline, the
+/// default-workspace state of every resolved key.
+fn states(b: &crate::BackendPlan) -> Vec<JsonState> {
+    let state = |unit: Option<String>,
+                 workspace: String,
+                 bucket: Option<String>,
+                 key: String,
+                 region,
+                 table| {
+        JsonState {
+            lock_id: bucket.as_ref().map(|bucket| format!("{bucket}/{key}")),
+            lockfile_key: format!("{key}.tflock"),
+            unit,
+            workspace,
+            bucket,
+            key,
+            region,
+            table,
+        }
+    };
+    if let Some(locks) = &b.locks {
+        return locks
+            .states
+            .iter()
+            .map(|s| {
+                state(
+                    s.unit.clone(),
+                    s.workspace.clone(),
+                    s.bucket.clone(),
+                    s.state_key.clone(),
+                    s.region.clone(),
+                    s.table.clone(),
+                )
+            })
+            .collect();
+    }
+    b.resolution
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.keys.iter().map(|(unit, key)| {
+                state(
+                    unit.clone(),
+                    "default".into(),
+                    t.bucket.clone(),
+                    key.clone(),
+                    t.client.region.clone(),
+                    t.table.clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn unknown(b: &crate::BackendPlan) -> Vec<JsonUnknown> {
+    let mut seen = std::collections::BTreeSet::new();
+    b.resolution
+        .unknown()
+        .filter(|u| seen.insert((u.attribute.clone(), u.location.clone(), u.reason.clone())))
+        .map(|u| JsonUnknown {
+            attribute: u.attribute.clone(),
+            expression: u.expression.clone(),
+            reason: u.reason.clone(),
+            location: u.location.clone(),
+            effect: if u.blocks { "blocks" } else { "conservative" },
+        })
+        .collect()
 }

@@ -190,14 +190,34 @@ fn table_sections(plan: &RepoPlan) -> Vec<Block> {
     let mut tables: BTreeMap<String, Counts> = BTreeMap::new();
     let mut buckets: BTreeMap<String, Counts> = BTreeMap::new();
     for b in &plan.backends {
-        if let Some(table) = b.backend.value("dynamodb_table") {
-            tables.entry(table.display()).or_default().add(b.action);
+        // The resolved names: a Terragrunt root can reach several tables and
+        // buckets through its units; what stayed unknown is shown as written.
+        let resolved = |pick: fn(&crate::verify::Target) -> Option<String>, key: &str| {
+            let mut names: std::collections::BTreeSet<String> =
+                b.resolution.targets.iter().filter_map(pick).collect();
+            if names.is_empty()
+                && let Some(v) = b.backend.value(key)
+            {
+                names.insert(v.display());
+            }
+            names
+        };
+        for table in resolved(|t| t.table.clone(), "dynamodb_table") {
+            tables.entry(table).or_default().add(b.action);
         }
-        let bucket = b.backend.value("bucket").map(|v| v.display());
-        buckets
-            .entry(bucket.map_or_else(|| "*(not set here)*".to_string(), |v| table_code(&v)))
-            .or_default()
-            .add(b.action);
+        let bucket_names = resolved(|t| t.bucket.clone(), "bucket");
+        if bucket_names.is_empty() {
+            buckets
+                .entry("*(not set here)*".to_string())
+                .or_default()
+                .add(b.action);
+        }
+        for bucket in bucket_names {
+            buckets
+                .entry(table_code(&bucket))
+                .or_default()
+                .add(b.action);
+        }
     }
     let mut blocks = Vec::new();
     if !tables.is_empty() {

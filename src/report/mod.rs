@@ -101,16 +101,13 @@ fn secret_value_at(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
 pub use patch::patch;
 
 /// The Terragrunt units of a root backend with the state key each one gets
-/// (`path_relative_to_include()` evaluated), as (unit directory, key).
-pub fn unit_keys(plan: &crate::RepoPlan, b: &crate::BackendPlan) -> Vec<(String, String)> {
-    if b.backend.kind != crate::parse::BackendKind::Terragrunt {
-        return Vec::new();
-    }
-    let target = crate::verify::target_for(&b.backend, &b.path, &plan.units, false);
-    target
-        .keys
-        .into_iter()
-        .filter_map(|(unit, key)| Some((unit?, key)))
+/// (as the resolve stage evaluated it), as (unit directory, key).
+pub fn unit_keys(b: &crate::BackendPlan) -> Vec<(String, String)> {
+    b.resolution
+        .targets
+        .iter()
+        .flat_map(|t| t.keys.iter())
+        .filter_map(|(unit, key)| Some((unit.clone()?, key.clone())))
         .collect()
 }
 

@@ -46,8 +46,8 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
             if let Some(reason) = &b.reason {
                 let _ = writeln!(out, "      {} {reason}", style.red("blocked:"));
             }
-            for (unit, key) in crate::report::unit_keys(plan, b) {
-                let _ = writeln!(out, "      unit {unit}: key {key}");
+            for line in resolved_lines(b) {
+                let _ = writeln!(out, "      {line}");
             }
             if let Some(locks) = &b.locks {
                 for blocker in &locks.blockers {
@@ -86,6 +86,67 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
         let _ = writeln!(out, "{lock_note}");
     }
     out
+}
+
+/// What the resolve stage found that the backend's text does not show: the key
+/// (and any evaluated bucket, region or table) per unit, and unknown values.
+fn resolved_lines(b: &crate::BackendPlan) -> Vec<String> {
+    let literal = |key: &str| matches!(b.backend.value(key), Some(crate::parse::Value::String(_)));
+    let mut lines = Vec::new();
+    for t in &b.resolution.targets {
+        let mut evaluated = Vec::new();
+        if !literal("bucket")
+            && let Some(bucket) = &t.bucket
+        {
+            evaluated.push(format!("bucket {bucket}"));
+        }
+        if !literal("region")
+            && let Some(region) = &t.client.region
+        {
+            evaluated.push(format!("region {region}"));
+        }
+        if !literal("dynamodb_table")
+            && !literal("lock_table")
+            && let Some(table) = &t.table
+        {
+            evaluated.push(format!("table {table}"));
+        }
+        let extra = if evaluated.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", evaluated.join(", "))
+        };
+        for (unit, key) in &t.keys {
+            match unit {
+                Some(unit) => lines.push(format!("unit {unit}: key {key}{extra}")),
+                None if !literal("key") || !extra.is_empty() => {
+                    lines.push(format!("key {key}{extra}"))
+                }
+                None => {}
+            }
+        }
+        if t.keys.is_empty()
+            && let Some(unit) = &t.unit
+        {
+            lines.push(format!("unit {unit}: key not fully known{extra}"));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for u in b.resolution.unknown() {
+        let how = if u.blocks {
+            "blocks"
+        } else {
+            "checked by its known prefix"
+        };
+        let line = format!(
+            "unknown: {} = {} at {}: {} ({how})",
+            u.attribute, u.expression, u.location, u.reason
+        );
+        if seen.insert(line.clone()) {
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 /// `Plan: 2 to migrate, 1 already migrated, 0 without DynamoDB locking, 0 errors. 2 files to change.`

@@ -1,6 +1,592 @@
 //! Resolve stage: from parsed backends to the concrete states each one governs
 //! (bucket, region, table, keys per workspace, endpoints, credentials), evaluating
-//! Terragrunt and HCL expressions offline. Pure; what it cannot evaluate it marks
-//! unknown, and the check treats unknown as locked.
+//! Terragrunt and HCL expressions offline. What it cannot evaluate it marks
+//! unknown, and verification treats unknown as locked. Computed once per backend;
+//! every later stage reads `BackendPlan::resolution`, none recomputes it.
+//!
+//! It may read configuration files (Terragrunt units, files they read) but never
+//! writes and never talks to AWS.
 
 pub mod eval;
+pub mod units;
+
+use crate::parse::{Backend, BackendKind, Body, Value};
+use crate::verify::{ClientSettings, Target};
+use eval::{Evaluated, Evaluator, Scope, World};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+pub use units::{Unit, UnresolvedUnit};
+
+/// The Terraform S3 backend's default `workspace_key_prefix`.
+pub const DEFAULT_WORKSPACE_KEY_PREFIX: &str = "env:";
+
+/// The states one backend governs, as far as they could be known offline.
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    /// One target per set of states: the backend itself, or each Terragrunt unit
+    /// that includes it (each with its own bucket, region, table and key).
+    pub targets: Vec<Target>,
+}
+
+impl Resolution {
+    /// Every unknown value of every target, for reports.
+    pub fn unknown(&self) -> impl Iterator<Item = &Unknown> {
+        self.targets.iter().flat_map(|t| t.unknown.iter())
+    }
+
+    /// Whether some state is checked by its known prefix only.
+    pub fn conservative(&self) -> bool {
+        self.targets.iter().any(|t| t.unknown_key_prefix.is_some())
+    }
+}
+
+/// A value the resolve stage could not evaluate offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unknown {
+    /// The backend attribute (`region`, `key`, `endpoints.s3`, ...).
+    pub attribute: String,
+    /// The expression as written.
+    pub expression: String,
+    pub reason: String,
+    /// Where the expression is written (`path:line`).
+    pub location: String,
+    /// Whether it blocks the backend outright (an unknown table, region, prefix,
+    /// endpoint or credential) rather than being checked conservatively (a key
+    /// or bucket whose known prefix stands in).
+    pub blocks: bool,
+}
+
+impl Unknown {
+    /// The blocker text verification reports for it.
+    pub fn blocker(&self) -> String {
+        format!(
+            "{} is unknown: `{}` at {}: {}",
+            self.attribute, self.expression, self.location, self.reason
+        )
+    }
+}
+
+/// A setting's value after evaluation.
+#[derive(Debug, Clone, PartialEq)]
+enum Resolved {
+    Known(hcl::Value),
+    Unknown {
+        expression: String,
+        reason: String,
+        /// `path:line` of the expression.
+        location: String,
+        /// The literal prefix of a string template, when some of it is known.
+        prefix: String,
+    },
+}
+
+/// Where a backend's expressions are evaluated.
+enum Context<'a> {
+    /// Terraform backends and partial files: only literals are allowed there.
+    Literal,
+    /// A Terragrunt file, seen from the unit Terragrunt runs.
+    Terragrunt(Scope, Option<&'a Unit>),
+    /// A Terragrunt root that no unit of the repository includes: values that
+    /// depend on the including unit are unknown.
+    Orphan(Scope),
+}
+
+/// One backend with the file it was found in.
+#[derive(Clone, Copy)]
+pub struct Located<'a> {
+    pub backend: &'a Backend,
+    /// Display path of its file.
+    pub path: &'a str,
+    /// The file's text (for line numbers); empty when it could not be read.
+    pub text: &'a str,
+}
+
+/// Resolves every backend of a scan (in the given order) and returns the
+/// Terragrunt units of the repository holding `cwd`.
+pub fn resolve_all(backends: &[Located], cwd: &Path) -> (Vec<Resolution>, Vec<Unit>) {
+    let root = repo_root(cwd);
+    let evaluator = Evaluator::new(World {
+        repo_root: root.clone(),
+        env: std::env::vars().collect(),
+    });
+    let (units, unresolved) = units::find(&root, cwd, &evaluator);
+
+    // A partial configuration completes the Terraform block of its module at
+    // init; both are resolved as the merged result.
+    let mut blocks_by_dir: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut partials_by_dir: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, b) in backends.iter().enumerate() {
+        let dir = parent_dir(b.path);
+        match b.backend.kind {
+            BackendKind::Tfbackend => partials_by_dir.entry(dir).or_default().push(i),
+            BackendKind::Terraform | BackendKind::TerraformJson if !is_terragrunt_file(b.path) => {
+                blocks_by_dir.entry(dir).or_default().push(i)
+            }
+            _ => {}
+        }
+    }
+    let resolutions = backends
+        .iter()
+        .map(|b| {
+            let dir = parent_dir(b.path);
+            let mut resolution = match b.backend.kind {
+                BackendKind::Tfbackend => {
+                    let mut layers = Vec::new();
+                    if let Some([only]) = blocks_by_dir.get(&dir).map(Vec::as_slice) {
+                        layers.push(backends[*only]);
+                    }
+                    layers.push(*b);
+                    resolve_backend(&layers, cwd, &units, &evaluator)
+                }
+                BackendKind::Terraform | BackendKind::TerraformJson
+                    if is_partial(&b.backend.body) && partials_by_dir.contains_key(&dir) =>
+                {
+                    let targets = partials_by_dir[&dir]
+                        .iter()
+                        .flat_map(|&p| {
+                            resolve_backend(&[*b, backends[p]], cwd, &units, &evaluator).targets
+                        })
+                        .collect();
+                    Resolution { targets }
+                }
+                _ => resolve_backend(&[*b], cwd, &units, &evaluator),
+            };
+            if is_terragrunt_file(b.path) {
+                block_on_unresolved_units(&mut resolution, b.path, &unresolved);
+            }
+            resolution
+        })
+        .collect();
+    (resolutions, units)
+}
+
+/// A unit whose includes could not be evaluated may include this root when it
+/// lies below the root's folder: its state is unknown, so the root blocks.
+fn block_on_unresolved_units(
+    resolution: &mut Resolution,
+    root: &str,
+    unresolved: &[UnresolvedUnit],
+) {
+    let root_dir = parent_dir(root);
+    for u in unresolved {
+        let below =
+            root_dir == "." || u.dir == root_dir || u.dir.starts_with(&format!("{root_dir}/"));
+        if !below {
+            continue;
+        }
+        for t in &mut resolution.targets {
+            t.unknown.push(Unknown {
+                attribute: "include".into(),
+                expression: "include".into(),
+                reason: format!("unit {} may include this file: {}", u.dir, u.reason),
+                location: u.file.clone(),
+                blocks: true,
+            });
+        }
+    }
+}
+
+/// Resolves one backend. `layers` are the configurations it is merged over at
+/// `terraform init` (a partial file over the block it completes), earliest
+/// first, the backend itself last; `units` are every Terragrunt unit of the
+/// repository.
+pub fn resolve_backend(
+    layers: &[Located],
+    cwd: &Path,
+    units: &[Unit],
+    evaluator: &Evaluator,
+) -> Resolution {
+    let Some(own) = layers.last() else {
+        return Resolution::default();
+    };
+    let dir = parent_dir(own.path);
+    if !is_terragrunt_file(own.path) {
+        return Resolution {
+            targets: vec![target(layers, &Context::Literal, None, dir)],
+        };
+    }
+    let file = cwd.join(own.path);
+    let mine: Vec<&Unit> = units
+        .iter()
+        .filter(|u| u.includes == own.path && !u.own_remote_state)
+        .collect();
+    if mine.is_empty() {
+        // A Terragrunt file that no unit includes: Terragrunt runs it as its own
+        // unit when it is a `terragrunt.hcl`; a root that no unit of this
+        // repository includes may still be included from elsewhere, so what
+        // depends on the including unit stays unknown.
+        let scope = evaluator.scope(&file, &file, None);
+        let context = if units::is_unit_file(Path::new(own.path)) {
+            Context::Terragrunt(scope, None)
+        } else {
+            Context::Orphan(scope)
+        };
+        return Resolution {
+            targets: vec![target(layers, &context, None, dir)],
+        };
+    }
+    let targets = mine
+        .into_iter()
+        .map(|unit| {
+            let unit_file = cwd.join(&unit.file);
+            let scope = evaluator.scope(&file, &unit_file, unit.include.as_ref());
+            target(
+                layers,
+                &Context::Terragrunt(scope, Some(unit)),
+                Some(unit.dir.clone()),
+                unit.dir.clone(),
+            )
+        })
+        .collect();
+    Resolution { targets }
+}
+
+/// Builds the verification target of one backend in one context.
+fn target(layers: &[Located], context: &Context, unit: Option<String>, dir: String) -> Target {
+    let settings = Settings::evaluate(layers, context);
+    let mut unknown = Vec::new();
+    let mut note = |attribute: &str, r: &Resolved, blocks: bool| {
+        if let Resolved::Unknown {
+            expression,
+            reason,
+            location,
+            ..
+        } = r
+        {
+            unknown.push(Unknown {
+                attribute: attribute.to_string(),
+                expression: expression.clone(),
+                reason: reason.clone(),
+                location: location.clone(),
+                blocks,
+            });
+        }
+    };
+
+    // Values that decide where tflock looks: unknown means the check cannot be
+    // trusted at all, so the backend blocks.
+    for attribute in BLOCKING_ATTRIBUTES {
+        if let Some(r) = settings.get(attribute) {
+            note(attribute, r, true);
+        }
+    }
+    let table = settings
+        .string("dynamodb_table")
+        .or_else(|| settings.string("lock_table"))
+        .filter(|t| !t.is_empty());
+    let workspace_key_prefix = settings
+        .string("workspace_key_prefix")
+        .unwrap_or_else(|| DEFAULT_WORKSPACE_KEY_PREFIX.to_string());
+
+    // The bucket and key: a known prefix may stand in for an unknown rest.
+    let bucket = match settings.get("bucket") {
+        Some(Resolved::Known(hcl::Value::String(b))) => Some(b.clone()),
+        Some(r @ Resolved::Unknown { .. }) => {
+            note("bucket", r, false);
+            None
+        }
+        _ => None,
+    };
+    let (keys, unknown_key_prefix) = match settings.get("key") {
+        Some(Resolved::Known(hcl::Value::String(k))) => (vec![(unit.clone(), k.clone())], None),
+        Some(r @ Resolved::Unknown { prefix, .. }) => {
+            note("key", r, false);
+            (Vec::new(), Some(prefix.clone()))
+        }
+        // No key (a partial configuration completed at init) or not a string:
+        // nothing narrows the states down.
+        _ => (Vec::new(), Some(String::new())),
+    };
+    let unknown_key_prefix = if bucket.is_none() {
+        Some(unknown_key_prefix.unwrap_or_default())
+    } else {
+        unknown_key_prefix
+    };
+    Target {
+        bucket,
+        keys,
+        unknown_key_prefix,
+        workspace_key_prefix,
+        table,
+        client: settings.client(),
+        probe: false,
+        dir,
+        unknown,
+        unit,
+    }
+}
+
+/// Settings whose unknown value blocks the backend.
+const BLOCKING_ATTRIBUTES: &[&str] = &[
+    "region",
+    "dynamodb_table",
+    "lock_table",
+    "workspace_key_prefix",
+    "profile",
+    "endpoint",
+    "endpoints",
+    "dynamodb_endpoint",
+    "role_arn",
+    "assume_role",
+    "use_path_style",
+    "force_path_style",
+    "shared_config_files",
+    "shared_credentials_files",
+    "shared_credentials_file",
+];
+
+/// The evaluated settings of one backend (merged over what it inherits).
+struct Settings(BTreeMap<String, Resolved>);
+
+impl Settings {
+    fn evaluate(layers: &[Located], context: &Context) -> Settings {
+        let mut map = BTreeMap::new();
+        // Later layers win, as `-backend-config` files do at init.
+        for layer in layers {
+            for s in &layer.backend.body.settings {
+                let location = format!("{}:{}", layer.path, line_at(layer, s.key_span.start));
+                let resolved = resolve_value(&s.value, location, layer.backend.kind, context);
+                map.insert(s.key.clone(), resolved);
+            }
+        }
+        Settings(map)
+    }
+
+    fn get(&self, key: &str) -> Option<&Resolved> {
+        self.0.get(key)
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        match self.get(key) {
+            Some(Resolved::Known(hcl::Value::String(s))) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    fn known(&self, key: &str) -> Option<&hcl::Value> {
+        match self.get(key) {
+            Some(Resolved::Known(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn nested(&self, object: &str, key: &str) -> Option<String> {
+        match self.known(object)? {
+            hcl::Value::Object(o) => match o.get(key)? {
+                hcl::Value::String(s) => Some(s.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn truthy(&self, key: &str) -> bool {
+        matches!(self.known(key), Some(hcl::Value::Bool(true)))
+    }
+
+    fn list(&self, key: &str) -> Vec<String> {
+        match self.known(key) {
+            Some(hcl::Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            Some(hcl::Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn client(&self) -> ClientSettings {
+        let mut shared_credentials_files = self.list("shared_credentials_files");
+        shared_credentials_files.extend(self.string("shared_credentials_file"));
+        ClientSettings {
+            region: self.string("region"),
+            profile: self.string("profile"),
+            role_arn: self
+                .nested("assume_role", "role_arn")
+                .or_else(|| self.string("role_arn")),
+            external_id: self
+                .nested("assume_role", "external_id")
+                .or_else(|| self.string("external_id")),
+            session_name: self
+                .nested("assume_role", "session_name")
+                .or_else(|| self.string("session_name")),
+            s3_endpoint: self
+                .nested("endpoints", "s3")
+                .or_else(|| self.string("endpoint")),
+            dynamodb_endpoint: self
+                .nested("endpoints", "dynamodb")
+                .or_else(|| self.string("dynamodb_endpoint")),
+            path_style: self.truthy("use_path_style") || self.truthy("force_path_style"),
+            shared_config_files: self.list("shared_config_files"),
+            shared_credentials_files,
+        }
+    }
+}
+
+/// The 1-based line of an offset in a backend's file.
+fn line_at(layer: &Located, offset: usize) -> usize {
+    match layer.text.get(..offset) {
+        Some(before) if !layer.text.is_empty() => before.matches('\n').count() + 1,
+        _ => layer.backend.line,
+    }
+}
+
+/// Evaluates one setting in its context.
+fn resolve_value(
+    value: &Value,
+    location: String,
+    kind: BackendKind,
+    context: &Context,
+) -> Resolved {
+    let literal = match value {
+        Value::String(s) => Some(hcl::Value::String(s.clone())),
+        Value::Bool(b) => Some(hcl::Value::Bool(*b)),
+        Value::Null => Some(hcl::Value::Null),
+        Value::Number(n) => n
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| hcl::Number::from_f64(f).map(hcl::Value::Number)),
+        Value::Expression(_) => None,
+    };
+    if let Some(v) = literal {
+        return Resolved::Known(v);
+    }
+    let Value::Expression(text) = value else {
+        return unknown(
+            value,
+            location,
+            "not a value tflock reads".into(),
+            String::new(),
+        );
+    };
+    match context {
+        Context::Literal => match literal_expression(text, kind) {
+            Some(v) => Resolved::Known(v),
+            None => unknown(
+                value,
+                location,
+                "Terraform allows only literal values in a backend configuration".into(),
+                literal_prefix(text),
+            ),
+        },
+        Context::Orphan(scope) if depends_on_unit(text) => unknown(
+            value,
+            location,
+            "no unit of this repository includes this file, so the path functions have no unit to start from".into(),
+            literal_prefix(text),
+        ),
+        Context::Orphan(scope) => match scope.eval(text) {
+            Evaluated::Known(v) => Resolved::Known(v),
+            Evaluated::Unknown { reason } => {
+                let (prefix, _) = scope.eval_string_prefix(text);
+                unknown(value, location, reason, prefix)
+            }
+        },
+        Context::Terragrunt(scope, unit) => {
+            let from_unit = |reason: String| match unit {
+                Some(u) => format!("{reason} (evaluated for unit {})", u.dir),
+                None => reason,
+            };
+            match scope.eval(text) {
+                Evaluated::Known(v) => Resolved::Known(v),
+                Evaluated::Unknown { reason } => {
+                    let (prefix, _) = scope.eval_string_prefix(text);
+                    unknown(value, location, from_unit(reason), prefix)
+                }
+            }
+        }
+    }
+}
+
+fn unknown(value: &Value, location: String, reason: String, prefix: String) -> Resolved {
+    Resolved::Unknown {
+        expression: value.display(),
+        reason,
+        location,
+        prefix,
+    }
+}
+
+/// A literal written as an expression (a list, an object, a JSON string without
+/// interpolation); None when it needs evaluating.
+fn literal_expression(text: &str, kind: BackendKind) -> Option<hcl::Value> {
+    if kind == BackendKind::TerraformJson {
+        let json: serde_json::Value = serde_json::from_str(text).ok()?;
+        if json.to_string().contains("${") {
+            return None;
+        }
+        return hcl::to_value(json).ok();
+    }
+    let expression: hcl::Expression = text.parse().ok()?;
+    let value = hcl::eval::Evaluate::evaluate(&expression, &hcl::eval::Context::new()).ok()?;
+    Some(value)
+}
+
+/// The literal start of a quoted template (`"envs/${var.x}"` -> `envs/`).
+fn literal_prefix(text: &str) -> String {
+    let Some(inner) = text.strip_prefix('"') else {
+        return String::new();
+    };
+    let end = [inner.find("${"), inner.find("%{"), inner.find('"')]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(inner.len());
+    inner[..end].to_string()
+}
+
+/// Whether an expression uses a Terragrunt function whose value depends on the
+/// unit that includes the file.
+fn depends_on_unit(text: &str) -> bool {
+    [
+        "path_relative_to_include",
+        "path_relative_from_include",
+        "get_terragrunt_dir",
+        "get_original_terragrunt_dir",
+        "find_in_parent_folders",
+        "get_path_from_repo_root",
+        "get_path_to_repo_root",
+    ]
+    .iter()
+    .any(|f| text.contains(f))
+}
+
+/// Whether a file is read by Terragrunt (its expressions are Terragrunt's).
+pub fn is_terragrunt_file(path: &str) -> bool {
+    path.ends_with(".hcl") || path.ends_with(".hcl.json")
+}
+
+/// The directory part of a display path ("." for a bare file name).
+pub fn parent_dir(path: &str) -> String {
+    match Path::new(path)
+        .parent()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+    {
+        Some(p) if !p.is_empty() => p,
+        _ => ".".into(),
+    }
+}
+
+/// The repository whose units tflock must know: the git work tree holding `cwd`,
+/// or `cwd` itself outside git.
+pub fn repo_root(cwd: &Path) -> PathBuf {
+    let top = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .current_dir(cwd)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim_end()));
+    top.unwrap_or_else(|| cwd.to_path_buf())
+}
+
+/// Whether a body is a partial backend (no bucket or no key): one that a
+/// `-backend-config` file completes at init.
+pub fn is_partial(body: &Body) -> bool {
+    body.get("bucket").is_none() || body.get("key").is_none()
+}
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ pub mod targets;
 
 pub use clients::ClientSettings;
 pub use lockinfo::LockInfo;
-pub use targets::{KeySpec, Target, Unit, target_for};
+pub use targets::Target;
 
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,6 +78,11 @@ pub enum Digest {
 pub struct StateLocks {
     pub workspace: String,
     pub state_key: String,
+    /// The bucket and region the state lives in, as resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Terragrunt unit whose key this is, when the key was computed for a unit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
@@ -107,7 +112,7 @@ pub enum Probe {
 }
 
 /// Everything verification learnt about one backend.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BackendLocks {
     pub states: Vec<StateLocks>,
     /// Why this backend must not be migrated now; empty when it may.
@@ -121,6 +126,26 @@ pub struct BackendLocks {
 impl BackendLocks {
     pub fn blocked(&self) -> bool {
         !self.blockers.is_empty()
+    }
+
+    /// Adds the facts of another target of the same backend.
+    fn absorb(&mut self, other: BackendLocks) {
+        self.states.extend(other.states);
+        for b in other.blockers {
+            if !self.blockers.contains(&b) {
+                self.blockers.push(b);
+            }
+        }
+        for n in other.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
+        self.probe = match (self.probe.take(), other.probe) {
+            // The worst probe result speaks for the backend.
+            (Some(Probe::Enforced), Some(p)) | (None, Some(p)) => Some(p),
+            (mine, _) => mine,
+        };
     }
 }
 
@@ -301,7 +326,7 @@ impl WorkspaceIndex {
         bucket: Option<&BucketFacts>,
         table: Option<&TableFacts>,
     ) -> WorkspaceIndex {
-        let start = format!("{prefix}/");
+        let start = targets::workspaces_prefix(prefix);
         let mut index = WorkspaceIndex::default();
         let mut add = |object_key: &str| {
             let Some(rest) = object_key.strip_prefix(&start) else {
@@ -385,9 +410,14 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
     for (unit, key) in &t.keys {
         states.push(("default".into(), key.clone(), unit.clone()));
         for ws in index.workspaces(key) {
-            let state_key = format!("{}/{ws}/{key}", t.workspace_key_prefix);
-            states.push((ws.clone(), state_key, unit.clone()));
+            states.push((ws.clone(), t.state_key(ws, key), unit.clone()));
         }
+    }
+
+    // What the resolve stage could not evaluate decides where to look: the
+    // check cannot be complete, so it blocks (unknown means locked).
+    for unknown in t.blockers() {
+        out.blockers.push(unknown.blocker());
     }
 
     for (workspace, state_key, unit) in states {
@@ -460,6 +490,8 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
         out.states.push(StateLocks {
             workspace,
             state_key,
+            bucket: t.bucket.clone(),
+            region: t.client.region.clone(),
             unit,
             table: t.table.clone(),
             dynamodb,
@@ -471,19 +503,23 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
     }
 
     // A key that is not fully known: any active lock that could be one of its
-    // states blocks, judged by the known prefix.
+    // states (in any workspace) blocks, judged by the known prefix.
     if let Some(prefix) = &t.unknown_key_prefix {
-        let lock_prefix = format!("{bucket_name}/{prefix}");
+        let could_be_mine = |state_key: &str| t.could_be_state(state_key, prefix);
         out.notes.push(match &t.bucket {
             Some(_) => format!(
-                "the state key is not fully known; any active lock whose LockID starts with \"{lock_prefix}\" blocks this backend"
+                "conservative check: the state key is not fully known; any active lock whose \
+                 LockID starts with \"{bucket_name}/{prefix}\" blocks this backend, in any workspace"
             ),
-            None => "the bucket is not a literal; any active lock in the table blocks this backend".into(),
+            None => "conservative check: the bucket is not known; any active lock in the table blocks this backend".into(),
         });
         match table {
             Some(Ok(facts)) => {
+                let in_bucket = format!("{bucket_name}/");
                 for (id, info) in &facts.locks {
-                    if t.bucket.is_none() || id.starts_with(&lock_prefix) {
+                    let mine = t.bucket.is_none()
+                        || id.strip_prefix(&in_bucket).is_some_and(&could_be_mine);
+                    if mine {
                         out.blockers
                             .push(format!("DynamoDB lock {id} {}", info.describe(now)));
                     }
@@ -497,7 +533,7 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
                 for key in facts
                     .keys
                     .iter()
-                    .filter(|k| k.ends_with(".tflock") && k.starts_with(prefix.as_str()))
+                    .filter(|k| k.strip_suffix(".tflock").is_some_and(&could_be_mine))
                 {
                     let lock = lockfile(key).unwrap_or_default();
                     out.blockers
@@ -507,7 +543,7 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
             Some(Err(e)) => out.blockers.push(format!("S3 lockfiles unverified: {e}")),
             None => out
                 .blockers
-                .push("S3 lockfiles unverified: the bucket is not a literal".into()),
+                .push("S3 lockfiles unverified: the bucket is not known".into()),
         }
     }
     if t.table.is_none() && t.probe {
@@ -545,16 +581,29 @@ pub async fn verify_plan(
     let chosen: Vec<usize> = (0..repo.backends.len())
         .filter(|&i| select(&repo.backends[i]))
         .collect();
-    let targets: Vec<Target> = chosen
-        .iter()
-        .map(|&i| {
-            let b = &repo.backends[i];
-            let migrating = b.action == crate::plan::Action::Migrate;
-            target_for(&b.backend, &b.path, &repo.units, probe && migrating)
-        })
-        .collect();
+    // A backend has one target per unit it governs; each is checked, and a
+    // backend's facts are those of all its targets together.
+    let mut owners = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
+    for &i in &chosen {
+        let b = &repo.backends[i];
+        let migrating = b.action == crate::plan::Action::Migrate;
+        for t in &b.resolution.targets {
+            let mut t = t.clone();
+            t.probe = probe && migrating;
+            owners.push(i);
+            targets.push(t);
+        }
+    }
     let results = verify(&targets, options, counter).await;
-    chosen.into_iter().zip(results).collect()
+    let mut merged: BTreeMap<usize, BackendLocks> = chosen
+        .iter()
+        .map(|&i| (i, BackendLocks::default()))
+        .collect();
+    for (i, found) in owners.into_iter().zip(results) {
+        merged.entry(i).or_default().absorb(found);
+    }
+    merged.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -2,29 +2,8 @@
 //! client settings, with every value that is not a literal marked as unknown.
 
 use super::ClientSettings;
-use crate::parse::{Backend, BackendKind, Value};
+use crate::resolve::Unknown;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
-
-/// A Terragrunt unit: a `terragrunt.hcl` that includes a root configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unit {
-    /// The unit's directory, display form (`/`-separated, relative to the cwd).
-    pub dir: String,
-    /// The display path of the root file it includes.
-    pub includes: String,
-    /// The unit configures its own `remote_state`: it is its own backend, not one
-    /// of the root's states.
-    pub own_remote_state: bool,
-}
-
-/// How the state key of a backend is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySpec {
-    Known(Vec<(Option<String>, String)>),
-    /// Only a prefix of the key is known.
-    Prefix(String),
-}
 
 /// One backend as verification sees it (also recorded in rollback files).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +20,12 @@ pub struct Target {
     pub probe: bool,
     /// The directory of the configuration, where `terraform force-unlock` runs.
     pub dir: String,
+    /// Values the resolve stage could not evaluate; those that block are blockers.
+    #[serde(default)]
+    pub unknown: Vec<Unknown>,
+    /// The Terragrunt unit these states belong to, when evaluated for one.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 impl Target {
@@ -48,12 +33,54 @@ impl Target {
     pub fn list_prefixes(&self) -> Vec<String> {
         let mut prefixes: Vec<String> = self.keys.iter().map(|(_, k)| k.clone()).collect();
         if !self.keys.is_empty() {
-            prefixes.push(format!("{}/", self.workspace_key_prefix));
+            prefixes.push(self.workspaces_prefix());
         }
         if let Some(prefix) = &self.unknown_key_prefix {
             prefixes.push(prefix.clone());
+            prefixes.push(self.workspaces_prefix());
         }
         prefixes
+    }
+
+    /// The object key of a workspace's state, as Terraform joins it
+    /// (`path.Join(prefix, workspace, key)`: an empty prefix adds no part).
+    pub fn state_key(&self, workspace: &str, key: &str) -> String {
+        if workspace == "default" {
+            key.to_string()
+        } else if self.workspace_key_prefix.is_empty() {
+            format!("{workspace}/{key}")
+        } else {
+            format!("{}/{workspace}/{key}", self.workspace_key_prefix)
+        }
+    }
+
+    /// The listing prefix under which Terraform finds workspaces (`P/`, or the
+    /// whole bucket when the prefix is empty).
+    pub fn workspaces_prefix(&self) -> String {
+        workspaces_prefix(&self.workspace_key_prefix)
+    }
+
+    /// A glob for IAM of every workspace state of `key` (`P/*/key`, `*/key`).
+    pub fn workspace_glob(&self, key: &str) -> String {
+        format!("{}*/{key}", self.workspaces_prefix())
+    }
+
+    /// Whether an object key could be a state of this target whose key starts
+    /// with `prefix`: the default workspace's `prefix...`, or a workspace's
+    /// `P/W/prefix...`.
+    pub fn could_be_state(&self, state_key: &str, prefix: &str) -> bool {
+        if state_key.starts_with(prefix) {
+            return true;
+        }
+        state_key
+            .strip_prefix(&self.workspaces_prefix())
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, key)| key.starts_with(prefix))
+    }
+
+    /// The unknown values that block this target.
+    pub fn blockers(&self) -> impl Iterator<Item = &Unknown> {
+        self.unknown.iter().filter(|u| u.blocks)
     }
 
     /// A tool-owned key next to the states, so IAM that covers them covers it.
@@ -72,103 +99,11 @@ impl Target {
     }
 }
 
-/// The verification target of a backend found in `path`.
-pub fn target_for(backend: &Backend, path: &str, units: &[Unit], probe: bool) -> Target {
-    let literal = |key: &str| match backend.value(key) {
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let (keys, unknown_key_prefix) = match key_spec(backend, path, units) {
-        KeySpec::Known(keys) => (keys, None),
-        KeySpec::Prefix(prefix) => (Vec::new(), Some(prefix)),
-    };
-    let unknown_key_prefix = if literal("bucket").is_none() {
-        Some(unknown_key_prefix.unwrap_or_default())
+/// The listing prefix of workspaces for a `workspace_key_prefix`.
+pub fn workspaces_prefix(workspace_key_prefix: &str) -> String {
+    if workspace_key_prefix.is_empty() {
+        String::new()
     } else {
-        unknown_key_prefix
-    };
-    Target {
-        bucket: literal("bucket"),
-        keys,
-        unknown_key_prefix,
-        workspace_key_prefix: literal("workspace_key_prefix").unwrap_or_else(|| "env:".into()),
-        table: literal("dynamodb_table"),
-        client: ClientSettings::from_backend(backend),
-        probe,
-        dir: parent_dir(path),
-    }
-}
-
-fn key_spec(backend: &Backend, path: &str, units: &[Unit]) -> KeySpec {
-    let template = match backend.value("key") {
-        Some(Value::String(s)) => return KeySpec::Known(vec![(None, s.clone())]),
-        None => return KeySpec::Prefix(String::new()),
-        Some(Value::Expression(text)) => {
-            match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                Some(inner) => inner.to_string(),
-                None if backend.kind == BackendKind::TerraformJson => text.clone(),
-                None => return KeySpec::Prefix(String::new()),
-            }
-        }
-        Some(_) => return KeySpec::Prefix(String::new()),
-    };
-    const INCLUDE: &str = "${path_relative_to_include()}";
-    let rest = template.replace(INCLUDE, "");
-    let including: Vec<&Unit> = units
-        .iter()
-        .filter(|u| u.includes == path && !u.own_remote_state)
-        .collect();
-    if backend.kind == BackendKind::Terragrunt && !rest.contains("${") && !including.is_empty() {
-        let root_dir = parent_dir(path);
-        return KeySpec::Known(
-            including
-                .iter()
-                .map(|u| {
-                    let relative = relative_dir(&root_dir, &u.dir);
-                    (Some(u.dir.clone()), template.replace(INCLUDE, &relative))
-                })
-                .collect(),
-        );
-    }
-    let known = template.split("${").next().unwrap_or_default();
-    let known = known.split("%{").next().unwrap_or_default();
-    KeySpec::Prefix(known.to_string())
-}
-
-/// The directory part of a display path ("." for a bare file name).
-pub fn parent_dir(path: &str) -> String {
-    match Path::new(path)
-        .parent()
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-    {
-        Some(p) if !p.is_empty() => p,
-        _ => ".".into(),
-    }
-}
-
-/// What Terragrunt's path_relative_to_include() returns: the unit's directory
-/// relative to the root file's directory.
-fn relative_dir(root_dir: &str, unit_dir: &str) -> String {
-    if root_dir == unit_dir {
-        return ".".into();
-    }
-    if root_dir == "." {
-        return unit_dir.to_string();
-    }
-    match unit_dir.strip_prefix(&format!("{root_dir}/")) {
-        Some(rest) => rest.to_string(),
-        None => unit_dir.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_dirs_follow_terragrunt() {
-        assert_eq!(relative_dir("live", "live/prod/app"), "prod/app");
-        assert_eq!(relative_dir(".", "prod/app"), "prod/app");
-        assert_eq!(relative_dir("live", "live"), ".");
+        format!("{workspace_key_prefix}/")
     }
 }
