@@ -49,10 +49,11 @@ fi
 # PROPTEST_RNG_SEED (or run scripts/fuzz.sh) to explore further.
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261127}"
 
-# The library, the binary and every test target (examples are built by clippy).
+# The library, the binary and every test target (examples are built by clippy);
+# every target runs even when an earlier one fails, so the totals are complete.
 log="$root/target/test-output.log"
 set +e
-cargo test --lib --bins --tests --locked "$@" 2>&1 | tee "$log"
+cargo test --lib --bins --tests --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line with the totals of every test binary.
