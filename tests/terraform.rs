@@ -587,3 +587,42 @@ fn terraform_fmt_check_refuses_misaligned_attributes() {
         "terraform fmt -check refused an aligned block"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The harness itself
+// ---------------------------------------------------------------------------
+
+/// A held run that a test drops (it failed, say) is killed with everything it
+/// started: no `terraform`, provisioner shell or `sleep` is left behind.
+#[test]
+fn a_dropped_held_run_is_killed_with_its_provisioner() {
+    let test = "a_dropped_held_run_is_killed_with_its_provisioner";
+    let Some((moto, bin)) = needs(test) else {
+        return;
+    };
+    let m = Module::on_dynamodb(&moto, &bin, "tfdrop", &[]);
+    m.tf.init(&[]);
+    let (held, _) = m.hold("terraform's DynamoDB lock", |s| {
+        s["items"][m.store.lock_id(KEY)]["Info"].is_string()
+    });
+    let group = format!("-{}", held.run.pid());
+    let group_alive = || {
+        std::process::Command::new("kill")
+            .args(["-0", "--", &group])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(group_alive(), "the held run's process group is not there");
+    drop(held);
+    // The killed children are reaped by init a moment later.
+    let start = std::time::Instant::now();
+    while group_alive() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "processes of the dropped run are still alive"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
