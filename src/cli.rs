@@ -62,7 +62,8 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SelectArgs {
     /// Files or directories to scan (default: the current directory); `-` reads
-    /// them from standard input, one per line (e.g. `git ls-files | tflock plan -`).
+    /// them from standard input, one per line (e.g. `git ls-files | tflock plan -`;
+    /// git's quoted names are decoded) or NUL-separated (`git ls-files -z`).
     pub paths: Vec<PathBuf>,
     /// Only files whose path (relative to the current directory) matches this glob.
     #[arg(long, value_name = "GLOB")]
@@ -233,13 +234,14 @@ fn roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut roots = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            for line in std::io::stdin().lock().lines() {
-                let line = line.context("cannot read paths from standard input")?;
-                let line = line.trim();
-                if !line.is_empty() && std::fs::symlink_metadata(line).is_ok() {
-                    roots.push(PathBuf::from(line));
-                }
-            }
+            let mut list = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut list)
+                .context("cannot read paths from standard input")?;
+            roots.extend(
+                tflock::git::paths_from_list(&list)
+                    .into_iter()
+                    .filter(|path| std::fs::symlink_metadata(path).is_ok()),
+            );
         } else if std::fs::symlink_metadata(p).is_err() {
             bail!("{}: no such file or directory", p.display());
         } else {
@@ -374,6 +376,15 @@ fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
 
 fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let style = ui.style;
+    // The repository of the first path named; outside git, the tree below the
+    // current directory (where the rollback file's paths start, too).
+    let anchor = match args.select.paths.first() {
+        Some(p) if p.as_os_str() != "-" && tflock::git::git_dir(&cwd.join(p)).is_some() => {
+            cwd.join(p)
+        }
+        _ => cwd.to_path_buf(),
+    };
+    let _run = one_run_at_a_time(&anchor, "tflock apply")?;
     let (mut repo, strategy) = match &args.plan {
         Some(planfile) => (
             planned_repo(planfile, cwd)?,
@@ -762,8 +773,21 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let repo = scan(&args.select, cwd, Strategy::Replace, ui)?;
     print_problems(&repo);
     let mut sources = status::configured_tables(&repo);
+    let mut governed = status::governed_states(&repo);
     for file in &args.rollback_files {
         let plan = RollbackPlan::load(file)?;
+        // The states that apply moved to lockfiles, while its files still
+        // hold what it wrote (not rolled back, not edited since).
+        let steps = rollback::inspect(&plan);
+        let still_applied = |file: &str| {
+            steps
+                .iter()
+                .any(|s| s.file.path == file && s.state == FileState::AsApplied)
+        };
+        governed.extend(plan.backends.iter().filter_map(|b| {
+            let on_lockfiles = plan.strategy == "replace" && still_applied(&b.file);
+            status::Governed::from_target(&b.target, on_lockfiles)
+        }));
         for b in plan.backends {
             if let Some(table) = b.target.table.clone() {
                 sources.push(TableSource {
@@ -827,7 +851,8 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         &options,
         counter,
     ));
-    let report = status::assemble(&repo, &sources, &summaries);
+    let mut report = status::assemble(&repo, &sources, &summaries);
+    status::judge_retirement(&mut report, &governed, &summaries);
     match args.format {
         TableFormat::Text => print(&status::render_text(&report))?,
         TableFormat::Json => print(&status::render_json(&report))?,
@@ -837,6 +862,12 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
 
 fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
     let plan = RollbackPlan::load(&args.file)?;
+    // A dry run writes nothing, so it need not wait for a run that does.
+    let _run = if args.dry_run {
+        None
+    } else {
+        Some(one_run_at_a_time(&plan.root, "tflock rollback")?)
+    };
     let steps = rollback::inspect(&plan);
     let mut refused = Vec::new();
     for step in &steps {
@@ -1005,6 +1036,16 @@ fn digest_repairs(
             &pairs, &options, counter,
         ))
         .map_err(|e| anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}"))
+}
+
+/// The repository's run lock, held by `apply` and `rollback` for their whole run.
+fn one_run_at_a_time(anchor: &Path, command: &str) -> Result<tflock::runlock::RunLock> {
+    let path = tflock::runlock::lock_path(anchor);
+    Ok(tflock::runlock::RunLock::acquire(
+        &path,
+        command,
+        tflock::runlock::DEFAULT_WAIT,
+    )?)
 }
 
 fn print_problems(repo: &RepoPlan) {

@@ -4,6 +4,7 @@
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
 use indicatif::ProgressBar;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -18,6 +19,8 @@ pub enum FileKind {
     Tfbackend,
     /// Terragrunt `*.hcl` (`terragrunt.hcl`, `root.hcl`, included files).
     Terragrunt,
+    /// Terragrunt's JSON syntax: `terragrunt.hcl.json` and included `*.hcl.json`.
+    TerragruntJson,
     /// CI scripts and pipelines, read for `-backend-config=dynamodb_table=...`.
     Ci,
 }
@@ -25,7 +28,9 @@ pub enum FileKind {
 impl FileKind {
     pub fn of(path: &Path) -> Option<FileKind> {
         let name = path.file_name()?.to_str()?;
-        if name.ends_with(".tf.json") || name.ends_with(".tofu.json") {
+        if name.ends_with(".hcl.json") {
+            Some(FileKind::TerragruntJson)
+        } else if name.ends_with(".tf.json") || name.ends_with(".tofu.json") {
             Some(FileKind::TerraformJson)
         } else if name.ends_with(".tf") || name.ends_with(".tofu") {
             Some(FileKind::Terraform)
@@ -40,12 +45,17 @@ impl FileKind {
         }
     }
 
+    /// Terraform's or Terragrunt's JSON syntax.
+    pub fn is_json(self) -> bool {
+        matches!(self, FileKind::TerraformJson | FileKind::TerragruntJson)
+    }
+
     /// Bytes a file of this kind must contain to be worth parsing.
     fn needle(self) -> Option<&'static [u8]> {
         match self {
             FileKind::Terraform | FileKind::TerraformJson => Some(b"backend"),
             // `remote_state { backend = "s3" ... }` and `generate` heredocs with `backend "s3"`.
-            FileKind::Terragrunt => Some(b"backend"),
+            FileKind::Terragrunt | FileKind::TerragruntJson => Some(b"backend"),
             // Every partial configuration is a backend setting by definition.
             FileKind::Tfbackend => None,
             // Never a backend; the preflight reads it for CI arguments.
@@ -121,9 +131,14 @@ impl Selection {
     }
 }
 
-/// Walks `roots` in parallel and calls `visit` on every candidate file, on the
-/// walker's threads. Results come back sorted by display path, so output is
+/// Walks `roots` in parallel and calls `visit` on every candidate file, on
+/// worker threads. Results come back sorted by display path, so output is
 /// deterministic whatever the scheduling. `progress` counts the files seen.
+///
+/// A folder inside a git work tree is listed by git, not walked: every file git
+/// tracks (whatever `.gitignore` says: a tracked file is configuration someone
+/// committed) and every untracked file `.gitignore` does not match. Anywhere
+/// else the walk honours `.gitignore` and `.ignore` files as before.
 pub fn walk<T: Send>(
     roots: &[PathBuf],
     cwd: &Path,
@@ -131,8 +146,79 @@ pub fn walk<T: Send>(
     progress: Option<&ProgressBar>,
     visit: impl Fn(Candidate) -> Option<T> + Sync,
 ) -> Vec<(String, T)> {
+    let mut listed = Vec::new();
+    let mut walked = Vec::new();
+    let mut git_failed = false;
+    for root in roots {
+        match listed_by_git(root, cwd) {
+            Some(Ok(files)) => listed.push((root.clone(), files)),
+            Some(Err(_)) => {
+                git_failed = true;
+                walked.push(root.clone());
+            }
+            None => walked.push(root.clone()),
+        }
+    }
+    let found = Mutex::new(Vec::new());
+    let seen = Mutex::new(HashSet::new());
+    let consider = |path: PathBuf| {
+        if let Some(bar) = progress {
+            bar.inc(1);
+        }
+        let Some(kind) = FileKind::of(&path) else {
+            return;
+        };
+        let display = display_path(&path, cwd);
+        if !selection.included(&display) {
+            return;
+        }
+        if !seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(display.clone())
+        {
+            return;
+        }
+        if let Some(result) = visit(Candidate {
+            path,
+            display: display.clone(),
+            kind,
+        }) {
+            found
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((display, result));
+        }
+    };
+    // Where git cannot list a work tree, .gitignore could hide a tracked
+    // file: read everything there rather than miss one.
+    walk_tree(&walked, cwd, selection, !git_failed, &consider);
+    let files: Vec<PathBuf> = listed
+        .iter()
+        .flat_map(|(root, files)| {
+            files
+                .iter()
+                .filter(|f| within_selection(root, f, cwd, selection))
+                .map(|f| root.join(f))
+        })
+        .collect();
+    in_parallel(files, &consider);
+    let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.dedup_by(|a, b| a.0 == b.0);
+    found
+}
+
+/// The ignore-aware parallel walk of roots outside git (and of file roots).
+fn walk_tree(
+    roots: &[PathBuf],
+    cwd: &Path,
+    selection: &Selection,
+    honour_ignore_files: bool,
+    consider: &(impl Fn(PathBuf) + Sync),
+) {
     let Some((first, rest)) = roots.split_first() else {
-        return Vec::new();
+        return;
     };
     let mut builder = WalkBuilder::new(first);
     for root in rest {
@@ -141,6 +227,7 @@ pub fn walk<T: Send>(
     let pruned = selection.clone();
     let base = cwd.to_path_buf();
     builder
+        .standard_filters(honour_ignore_files)
         .hidden(false)
         .require_git(false)
         .follow_links(false)
@@ -152,45 +239,75 @@ pub fn walk<T: Send>(
             }
             entry.depth() == 0 || !pruned.excluded(&display_path(entry.path(), &base))
         });
-    let found = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
-        let visit = &visit;
-        let found = &found;
         Box::new(move |entry| {
-            let Ok(entry) = entry else {
-                return WalkState::Continue;
-            };
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                return WalkState::Continue;
-            }
-            if let Some(bar) = progress {
-                bar.inc(1);
-            }
-            let path = entry.into_path();
-            let Some(kind) = FileKind::of(&path) else {
-                return WalkState::Continue;
-            };
-            let display = display_path(&path, cwd);
-            if !selection.included(&display) {
-                return WalkState::Continue;
-            }
-            if let Some(result) = visit(Candidate {
-                path,
-                display: display.clone(),
-                kind,
-            }) {
-                found
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((display, result));
+            if let Ok(entry) = entry
+                && entry.file_type().is_some_and(|t| t.is_file())
+            {
+                consider(entry.into_path());
             }
             WalkState::Continue
         })
     });
-    let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found.dedup_by(|a, b| a.0 == b.0);
-    found
+}
+
+/// Runs `consider` on every path, on as many threads as the machine has.
+fn in_parallel(paths: Vec<PathBuf>, consider: &(impl Fn(PathBuf) + Sync)) {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let paths = &paths;
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(paths.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    consider(path.clone());
+                }
+            });
+        }
+    });
+}
+
+/// What git lists below a folder root inside a work tree (relative to it):
+/// None when the root is a file or lies outside git, Err when git fails.
+fn listed_by_git(
+    root: &Path,
+    cwd: &Path,
+) -> Option<Result<Vec<PathBuf>, crate::git::LsFilesError>> {
+    let dir = cwd.join(root);
+    if !dir.is_dir() || crate::git::git_dir(&dir).is_none() {
+        return None;
+    }
+    Some(crate::git::listed_files(&dir))
+}
+
+/// Whether a file git listed below `root` is one to read: a regular file (not
+/// a symlink, not deleted), outside the cache folders, within `--max-depth`, and
+/// not under `--exclude`.
+fn within_selection(root: &Path, relative: &Path, cwd: &Path, selection: &Selection) -> bool {
+    let dirs: Vec<&std::ffi::OsStr> = relative
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.iter())
+        .collect();
+    if dirs.iter().any(|d| SKIPPED_DIRS.iter().any(|s| d == s)) {
+        return false;
+    }
+    if selection
+        .max_depth
+        .is_some_and(|max| relative.components().count() > max)
+    {
+        return false;
+    }
+    let mut path = root.to_path_buf();
+    for component in relative.iter() {
+        path.push(component);
+        if selection.excluded(&display_path(&path, cwd)) {
+            return false;
+        }
+    }
+    std::fs::symlink_metadata(cwd.join(root).join(relative)).is_ok_and(|m| m.is_file())
 }
 
 /// Whether bytes read from a candidate may hold a backend worth parsing.
@@ -254,6 +371,10 @@ mod tests {
         assert_eq!(
             FileKind::of(Path::new("terragrunt.hcl")),
             Some(FileKind::Terragrunt)
+        );
+        assert_eq!(
+            FileKind::of(Path::new("live/terragrunt.hcl.json")),
+            Some(FileKind::TerragruntJson)
         );
         assert_eq!(FileKind::of(Path::new("vars.json")), None);
         assert_eq!(FileKind::of(Path::new("README.md")), None);

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod discover;
+pub mod git;
 pub mod next_steps;
 pub mod parse;
 pub mod plan;
@@ -15,6 +16,7 @@ pub mod remote;
 pub mod report;
 pub mod resolve;
 pub mod rollback;
+pub mod runlock;
 pub mod scan;
 pub mod source;
 pub mod status;

@@ -6,12 +6,28 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => return usage_error(&e),
+    };
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::from(cli::EXIT_ERROR)
         }
+    }
+}
+
+/// Clap exits 2 on a usage error, but 2 means "changes planned" under
+/// `--detailed-exitcode`, so a typo in a CI job would read as a pending
+/// migration. A usage error is an error (1); `--help` and `--version` succeed.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    // Printing fails only when stdout/stderr is closed; the exit code still tells.
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(cli::EXIT_ERROR)
+    } else {
+        ExitCode::from(cli::EXIT_OK)
     }
 }

@@ -284,7 +284,7 @@ pub fn plan_bytes(candidate: Candidate, bytes: Vec<u8>, strategy: Strategy) -> O
         ))
     };
     discover::worth_parsing(candidate.kind, &bytes).ok()?;
-    if candidate.kind != FileKind::TerraformJson
+    if !candidate.kind.is_json()
         && let Some((line, length)) = longest_line_over(&bytes, MAX_HCL_LINE_BYTES)
     {
         return fail(

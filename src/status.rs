@@ -54,8 +54,13 @@ pub struct TableStatus {
     pub referenced_by: Vec<String>,
     pub active_locks: Option<usize>,
     pub digest_items: Option<usize>,
-    /// `safe to retire`, `in use`, `locks held`, or `unknown: why`.
+    /// `safe to retire`, `in use`, `locks held`, `still used by N states
+    /// outside this scan`, or `unknown: why`.
     pub verdict: String,
+    /// States with items in the table (locks or digests) that no scanned
+    /// configuration on lockfiles governs: how many, and a few of their LockIDs.
+    pub outside_states: Option<usize>,
+    pub outside_examples: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,15 +89,18 @@ pub fn region_of(client: &ClientSettings) -> String {
 
 /// Tables named by the scanned configurations.
 pub fn configured_tables(repo: &RepoPlan) -> Vec<TableSource> {
+    // The resolved tables: a Terragrunt root names one per unit's account
+    // and region, through locals the file itself does not show.
     repo.backends
         .iter()
-        .filter_map(|b| match b.backend.value("dynamodb_table") {
-            Some(Value::String(table)) => Some(TableSource {
-                client: ClientSettings::from_backend(&b.backend),
-                table: table.clone(),
+        .filter(|b| phase_of(&b.backend) != Phase::Lockfile && phase_of(&b.backend) != Phase::None)
+        .flat_map(|b| b.resolution.targets.iter())
+        .filter_map(|t| {
+            Some(TableSource {
+                client: t.client.clone(),
+                table: t.table.clone()?,
                 source: "config",
-            }),
-            _ => None,
+            })
         })
         .collect()
 }
@@ -121,20 +129,25 @@ pub fn assemble(repo: &RepoPlan, sources: &[TableSource], summaries: &[TableResu
             active_locks: None,
             digest_items: None,
             verdict: String::new(),
+            outside_states: None,
+            outside_examples: Vec::new(),
         });
         if !entry.sources.contains(&s.source) {
             entry.sources.push(s.source);
         }
     }
     for b in &repo.backends {
-        if let Some(Value::String(table)) = b.backend.value("dynamodb_table") {
-            let key = (
-                region_of(&ClientSettings::from_backend(&b.backend)),
-                table.clone(),
-            );
-            if let Some(t) = tables.get_mut(&key) {
-                t.referenced_by
-                    .push(format!("{}:{}", b.path, b.backend.line));
+        if matches!(phase_of(&b.backend), Phase::Lockfile | Phase::None) {
+            continue;
+        }
+        for target in &b.resolution.targets {
+            let Some(table) = &target.table else { continue };
+            let key = (region_of(&target.client), table.clone());
+            let place = format!("{}:{}", b.path, b.backend.line);
+            if let Some(t) = tables.get_mut(&key)
+                && !t.referenced_by.contains(&place)
+            {
+                t.referenced_by.push(place);
             }
         }
     }
@@ -166,6 +179,122 @@ pub fn assemble(repo: &RepoPlan, sources: &[TableSource], summaries: &[TableResu
         backends,
         tables: tables.into_values().collect(),
     }
+}
+
+/// The states one backend governs, as the lock table's items name them:
+/// `<bucket>/<key>` for the default workspace and `<bucket>/<prefix>/<ws>/<key>`
+/// (`<bucket>/<ws>/<key>` with an empty prefix) for the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Governed {
+    pub bucket: String,
+    pub keys: Vec<String>,
+    pub workspace_key_prefix: String,
+    /// The configuration locks with S3 lockfiles only (DynamoDB is not used).
+    pub on_lockfiles: bool,
+}
+
+impl Governed {
+    /// Whether a lock or digest item's LockID is one of these states'.
+    pub fn owns(&self, lock_id: &str) -> bool {
+        let state = lock_id.strip_suffix("-md5").unwrap_or(lock_id);
+        let Some(object) = state
+            .strip_prefix(self.bucket.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            return false;
+        };
+        self.keys.iter().any(|key| {
+            if object == key {
+                return true;
+            }
+            let workspaces = if self.workspace_key_prefix.is_empty() {
+                Some(object)
+            } else {
+                object
+                    .strip_prefix(self.workspace_key_prefix.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+            };
+            // Workspace names cannot hold a `/`, so the name is one segment.
+            workspaces
+                .and_then(|rest| rest.strip_suffix(key.as_str()))
+                .and_then(|rest| rest.strip_suffix('/'))
+                .is_some_and(|workspace| !workspace.is_empty() && !workspace.contains('/'))
+        })
+    }
+
+    /// From a verification target; None when its bucket or keys are not known
+    /// (then nothing is known to be its, and its items count as outside).
+    pub fn from_target(target: &crate::verify::Target, on_lockfiles: bool) -> Option<Governed> {
+        let bucket = target.bucket.clone()?;
+        if target.keys.is_empty() {
+            return None;
+        }
+        Some(Governed {
+            bucket,
+            keys: target.keys.iter().map(|(_, k)| k.clone()).collect(),
+            workspace_key_prefix: target.workspace_key_prefix.clone(),
+            on_lockfiles,
+        })
+    }
+}
+
+/// The states each scanned backend governs.
+pub fn governed_states(repo: &RepoPlan) -> Vec<Governed> {
+    repo.backends
+        .iter()
+        .flat_map(|b| {
+            let on_lockfiles = phase_of(&b.backend) == Phase::Lockfile;
+            b.resolution
+                .targets
+                .iter()
+                .filter_map(move |t| Governed::from_target(t, on_lockfiles))
+        })
+        .collect()
+}
+
+/// How many LockIDs an "outside this scan" verdict shows.
+const OUTSIDE_EXAMPLES: usize = 3;
+
+/// Refines "safe to retire": a table is safe only when every item in it (lock
+/// or digest) belongs to a state that a scanned configuration on lockfiles
+/// governs. Any other item means some configuration this scan did not see
+/// (another repository, an old branch) may still lock with the table.
+pub fn judge_retirement(status: &mut Status, governed: &[Governed], summaries: &[TableResult]) {
+    for ((client, table), summary) in summaries {
+        let Ok(summary) = summary else { continue };
+        let Some(t) = status
+            .tables
+            .iter_mut()
+            .find(|t| t.table == *table && t.region == region_of(client))
+        else {
+            continue;
+        };
+        let outside = states_outside(governed, summary.locks.iter().chain(&summary.digests));
+        t.outside_states = Some(outside.len());
+        t.outside_examples = outside.into_iter().take(OUTSIDE_EXAMPLES).collect();
+        if t.verdict == "safe to retire" && t.outside_states > Some(0) {
+            let n = t.outside_states.unwrap_or(0);
+            t.verdict = format!(
+                "still used by {n} {} outside this scan",
+                if n == 1 { "state" } else { "states" }
+            );
+        }
+    }
+}
+
+/// The states (by lock LockID, sorted) with items that no governed state on
+/// lockfiles owns.
+fn states_outside<'a>(
+    governed: &[Governed],
+    lock_ids: impl Iterator<Item = &'a String>,
+) -> Vec<String> {
+    let mut outside: Vec<String> = lock_ids
+        .filter(|id| !governed.iter().any(|g| g.on_lockfiles && g.owns(id)))
+        .map(|id| id.strip_suffix("-md5").unwrap_or(id).to_string())
+        .collect();
+    outside.sort();
+    outside.dedup();
+    outside
 }
 
 pub fn render_text(status: &Status) -> String {
@@ -215,10 +344,26 @@ pub fn render_text(status: &Status) -> String {
     } else {
         table(&mut out, &rows);
     }
+    for t in status.tables.iter().filter(|t| t.outside_states > Some(0)) {
+        let n = t.outside_states.unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "\n{} ({}): items of {n} {} outside this scan, e.g. {}{}",
+            t.table,
+            t.region,
+            if n == 1 { "state" } else { "states" },
+            t.outside_examples.join(", "),
+            if n > t.outside_examples.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+    }
     let _ = writeln!(
         out,
-        "\nA table is safe to retire when no scanned configuration names it and it holds no lock; \
-         tflock never deletes one."
+        "\nA table is safe to retire when no scanned configuration names it, it holds no lock, and \
+         every item in it belongs to a scanned state on lockfiles; tflock never deletes one."
     );
     out
 }
@@ -249,4 +394,70 @@ pub fn render_json(status: &Status) -> String {
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn governed(prefix: &str, on_lockfiles: bool) -> Governed {
+        Governed {
+            bucket: "b".into(),
+            keys: vec!["app/terraform.tfstate".into()],
+            workspace_key_prefix: prefix.into(),
+            on_lockfiles,
+        }
+    }
+
+    #[test]
+    fn a_backend_owns_its_default_and_workspace_states_and_their_digests() {
+        let g = governed("env:", true);
+        for id in [
+            "b/app/terraform.tfstate",
+            "b/app/terraform.tfstate-md5",
+            "b/env:/dev/app/terraform.tfstate",
+            "b/env:/dev/app/terraform.tfstate-md5",
+        ] {
+            assert!(g.owns(id), "{id}");
+        }
+        for id in [
+            "other/app/terraform.tfstate",
+            "b/app/terraform.tfstate.bak",
+            "b/x/app/terraform.tfstate",
+            "b/env:/a/b/app/terraform.tfstate",
+            "b/env://app/terraform.tfstate",
+            "bb/app/terraform.tfstate",
+        ] {
+            assert!(!g.owns(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn an_empty_workspace_prefix_puts_workspaces_at_the_top() {
+        let g = governed("", true);
+        assert!(g.owns("b/dev/app/terraform.tfstate-md5"));
+        assert!(!g.owns("b/env:/dev/app/terraform.tfstate"));
+    }
+
+    #[test]
+    fn items_of_states_not_on_lockfiles_or_not_governed_are_outside() {
+        let ids: Vec<String> = [
+            "b/app/terraform.tfstate-md5",
+            "b/other/terraform.tfstate-md5",
+            "b/other/terraform.tfstate",
+            "c/app/terraform.tfstate-md5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            states_outside(&[governed("env:", true)], ids.iter()),
+            ["b/other/terraform.tfstate", "c/app/terraform.tfstate"]
+        );
+        assert_eq!(
+            states_outside(&[governed("env:", false)], ids.iter()).len(),
+            3,
+            "a configuration still on DynamoDB keeps its state's items outside"
+        );
+    }
 }

@@ -60,6 +60,7 @@ cases! {
     terragrunt_block => "terragrunt-block";
     terragrunt_attribute => "terragrunt-attribute";
     terragrunt_inline_config => "terragrunt-inline-config";
+    terragrunt_json => "terragrunt-json";
     // Never a backend.
     decoy_remote_state_data => "decoy-remote-state-data";
     decoy_resources_modules => "decoy-resources-modules";

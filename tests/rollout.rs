@@ -608,8 +608,11 @@ fn a_second_apply_hold_locks_aborts_on_the_contested_lock_and_leaves_nothing_loc
     .unwrap();
     let first_id = first_info["ID"].as_str().unwrap().to_string();
 
+    // Another checkout of the same configuration (in the same tree, the run
+    // lock would refuse the second apply before it reached the state locks).
+    let other_checkout = tree(&[("app/main.tf", &app_tf(&store, DEFAULT_KEY))]);
     let second = tflock(
-        dir.path(),
+        other_checkout.path(),
         &moto.url,
         &[
             "apply",
@@ -633,7 +636,7 @@ fn a_second_apply_hold_locks_aborts_on_the_contested_lock_and_leaves_nothing_loc
         "the second apply wrote a rollback file"
     );
     assert_eq!(
-        read(dir.path(), "app/main.tf"),
+        read(other_checkout.path(), "app/main.tf"),
         original,
         "the second apply wrote"
     );

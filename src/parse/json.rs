@@ -9,6 +9,150 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 /// of objects, as the JSON syntax allows for blocks.
 pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
     let base = source.bom;
+    let root = parse_root(source, "a Terraform JSON file must hold an object")?;
+    let mut backends = Vec::new();
+    for terraform in members(&root, "terraform") {
+        for backend in members(terraform, "backend") {
+            for s3 in members(backend, "s3") {
+                let start = base + s3.range.start;
+                backends.push(Backend {
+                    kind: BackendKind::TerraformJson,
+                    line: source.line_of(start),
+                    body: object_body(source, s3),
+                });
+            }
+        }
+    }
+    Ok(backends)
+}
+
+/// Terragrunt's JSON syntax (`terragrunt.hcl.json`): `{"remote_state":
+/// {"backend": "s3", "config": {...}}}`, where `remote_state` may also be an
+/// array of such objects (HCL's JSON form of a repeated block).
+pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
+    let base = source.bom;
+    let root = parse_root(source, "a Terragrunt JSON file must hold an object")?;
+    let mut backends = Vec::new();
+    for remote_state in members(&root, "remote_state") {
+        let is_s3 = remote_state.properties.iter().any(|p| {
+            prop_name(p) == "backend"
+                && matches!(&p.value, ast::Value::StringLit(s) if s.value == "s3")
+        });
+        if !is_s3 {
+            continue;
+        }
+        let configs: Vec<&ast::ObjectProp> = remote_state
+            .properties
+            .iter()
+            .filter(|p| prop_name(p) == "config")
+            .collect();
+        for config in configs {
+            let ast::Value::Object(object) = &config.value else {
+                return Err(ParseError::at(
+                    source,
+                    base + value_range(&config.value).start,
+                    "remote_state config is not an object literal; tflock can only edit literal settings",
+                ));
+            };
+            backends.push(Backend {
+                kind: BackendKind::Terragrunt,
+                line: source.line_of(base + remote_state.range.start),
+                body: object_body(source, object),
+            });
+        }
+    }
+    refuse_generated_backends(source, &root)?;
+    Ok(backends)
+}
+
+/// A `generate` block's `contents` is one JSON string here: a backend inside it
+/// cannot be edited by splicing the file's bytes, so it is refused (and shown)
+/// rather than silently left on DynamoDB.
+fn refuse_generated_backends(source: &Source, root: &ast::Object) -> Result<(), ParseError> {
+    for generate in members(root, "generate") {
+        // `generate "name" {...}` is `{"generate": {"name": {...}}}` in JSON.
+        for block in generate.properties.iter().filter_map(|p| match &p.value {
+            ast::Value::Object(o) => Some(vec![o]),
+            ast::Value::Array(a) => Some(
+                a.elements
+                    .iter()
+                    .filter_map(|e| match e {
+                        ast::Value::Object(o) => Some(o),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }) {
+            for object in block {
+                for contents in object
+                    .properties
+                    .iter()
+                    .filter(|p| prop_name(p) == "contents")
+                {
+                    let ast::Value::StringLit(text) = &contents.value else {
+                        continue;
+                    };
+                    let squeezed: String = text.value.split_whitespace().collect();
+                    if squeezed.contains("backend\"s3\"")
+                        && (text.value.contains("dynamodb_table")
+                            || text.value.contains("lock_table"))
+                    {
+                        return Err(ParseError::at(
+                            source,
+                            source.bom + text.range.start,
+                            "a `generate` block's contents hold an S3 backend with DynamoDB locking; \
+                             tflock cannot edit inside a JSON string: change it by hand",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file a `terragrunt.hcl.json` unit includes with
+/// `"include": {"path": "${find_in_parent_folders(...)}"}` (bare, labelled
+/// `{"root": {"path": ...}}`, or an array of them), as for `terragrunt.hcl`.
+pub fn terragrunt_include(source: &Source) -> Option<String> {
+    let root = parse_root(source, "").ok()?;
+    let mut includes = Vec::new();
+    for include in members(&root, "include") {
+        includes.push(include);
+        // A labelled include nests its body one level down.
+        for prop in &include.properties {
+            if let ast::Value::Object(o) = &prop.value {
+                includes.push(o);
+            }
+        }
+    }
+    includes.iter().find_map(|include| {
+        include.properties.iter().find_map(|p| match &p.value {
+            ast::Value::StringLit(s) if prop_name(p) == "path" => parent_folder_file(&s.value),
+            _ => None,
+        })
+    })
+}
+
+/// `${find_in_parent_folders()}` or `${find_in_parent_folders("name")}`.
+fn parent_folder_file(template: &str) -> Option<String> {
+    let call = template
+        .strip_prefix("${")?
+        .strip_suffix('}')?
+        .trim()
+        .strip_prefix("find_in_parent_folders(")?
+        .strip_suffix(')')?
+        .trim();
+    if call.is_empty() {
+        return Some("terragrunt.hcl".to_string());
+    }
+    let name = call.strip_prefix('"')?.strip_suffix('"')?;
+    (!name.contains(['"', '\\', '$'])).then(|| name.to_string())
+}
+
+fn parse_root<'a>(source: &'a Source, not_object: &str) -> Result<ast::Object<'a>, ParseError> {
+    let base = source.bom;
     let strict = ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -30,26 +174,9 @@ pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
             )
         })?;
     let Some(ast::Value::Object(root)) = parsed.value else {
-        return Err(ParseError::at(
-            source,
-            base,
-            "a Terraform JSON file must hold an object",
-        ));
+        return Err(ParseError::at(source, base, not_object));
     };
-    let mut backends = Vec::new();
-    for terraform in members(&root, "terraform") {
-        for backend in members(terraform, "backend") {
-            for s3 in members(backend, "s3") {
-                let start = base + s3.range.start;
-                backends.push(Backend {
-                    kind: BackendKind::TerraformJson,
-                    line: source.line_of(start),
-                    body: object_body(source, s3),
-                });
-            }
-        }
-    }
-    Ok(backends)
+    Ok(root)
 }
 
 /// The objects under `key`: the value itself, or each object of an array value.
@@ -128,5 +255,50 @@ fn json_value(value: &ast::Value, text: &str) -> Value {
         ast::Value::NumberLit(n) => Value::Number(n.value.to_string()),
         ast::Value::NullKeyword(_) => Value::Null,
         ast::Value::Object(_) | ast::Value::Array(_) => Value::Expression(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn include_of(text: &str) -> Option<String> {
+        terragrunt_include(&Source::new(text.to_string()))
+    }
+
+    #[test]
+    fn finds_the_included_root_in_every_json_form() {
+        assert_eq!(
+            include_of(r#"{"include": {"path": "${find_in_parent_folders(\"root.hcl\")}"}}"#),
+            Some("root.hcl".into())
+        );
+        assert_eq!(
+            include_of(r#"{"include": {"root": {"path": "${find_in_parent_folders()}"}}}"#),
+            Some("terragrunt.hcl".into())
+        );
+        assert_eq!(
+            include_of(r#"{"include": [{"path": "${find_in_parent_folders(\"a.hcl\")}"}]}"#),
+            Some("a.hcl".into())
+        );
+        assert_eq!(include_of(r#"{"include": {"path": "../root.hcl"}}"#), None);
+        assert_eq!(include_of("not json"), None);
+    }
+
+    #[test]
+    fn reads_remote_state_objects_and_arrays_and_refuses_generated_backends() {
+        let text = r#"{"remote_state": [{"backend": "s3", "config": {"bucket": "b", "dynamodb_table": "t"}},
+                       {"backend": "gcs", "config": {"bucket": "g"}}]}"#;
+        let backends = terragrunt_backends(&Source::new(text.to_string())).unwrap();
+        assert_eq!(backends.len(), 1);
+        assert_eq!(backends[0].kind, BackendKind::Terragrunt);
+        assert_eq!(
+            backends[0].value("dynamodb_table"),
+            Some(&Value::String("t".into()))
+        );
+        let not_literal = r#"{"remote_state": {"backend": "s3", "config": "${local.config}"}}"#;
+        assert!(terragrunt_backends(&Source::new(not_literal.to_string())).is_err());
+        let generated = r#"{"generate": {"backend": {"path": "backend.tf", "contents": "terraform {\n backend \"s3\" {\n dynamodb_table = \"t\"\n }\n}"}}}"#;
+        let err = terragrunt_backends(&Source::new(generated.to_string())).unwrap_err();
+        assert!(err.message.contains("by hand"), "{err}");
     }
 }

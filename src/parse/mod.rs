@@ -140,7 +140,15 @@ impl ParseError {
     }
 }
 
-pub use hcl::{generated_terraform_blocks, terraform_blocks, terragrunt_include};
+pub use hcl::{generated_terraform_blocks, terraform_blocks};
+
+/// The root file a Terragrunt unit includes (`terragrunt.hcl` or its JSON twin).
+pub fn terragrunt_include(kind: FileKind, source: &Source) -> Option<String> {
+    match kind {
+        FileKind::TerragruntJson => json::terragrunt_include(source),
+        _ => hcl::terragrunt_include(source),
+    }
+}
 
 /// The top-level attributes of an HCL file (e.g. Terragrunt's
 /// `terraform_version_constraint`).
@@ -187,6 +195,7 @@ fn parse_kind(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseErro
         FileKind::TerraformJson => json::terraform_backends(source),
         FileKind::Tfbackend => hcl::tfbackend(source).map(|b| vec![b]),
         FileKind::Terragrunt => hcl::terragrunt_backends(source),
+        FileKind::TerragruntJson => json::terragrunt_backends(source),
         FileKind::Ci => Ok(Vec::new()),
     }
 }

@@ -51,9 +51,9 @@ pub struct Unknown {
     pub reason: String,
     /// Where the expression is written (`path:line`).
     pub location: String,
-    /// Whether it blocks the backend outright (an unknown table, region, prefix,
-    /// endpoint or credential) rather than being checked conservatively (a key
-    /// or bucket whose known prefix stands in).
+    /// Whether it blocks the backend outright (an unknown bucket, table,
+    /// region, prefix, endpoint or credential) rather than being checked
+    /// conservatively (a key whose known prefix stands in).
     pub blocks: bool,
 }
 
@@ -216,11 +216,10 @@ pub fn resolve_backend(
         // unit when it is a `terragrunt.hcl`; a root that no unit of this
         // repository includes may still be included from elsewhere, so what
         // depends on the including unit stays unknown.
-        let scope = evaluator.scope(&file, &file, None);
         let context = if units::is_unit_file(Path::new(own.path)) {
-            Context::Terragrunt(scope, None)
+            Context::Terragrunt(evaluator.scope(&file, &file, None), None)
         } else {
-            Context::Orphan(scope)
+            Context::Orphan(evaluator.scope_without_unit(&file))
         };
         return Resolution {
             targets: vec![target(layers, &context, None, dir)],
@@ -282,8 +281,9 @@ fn target(layers: &[Located], context: &Context, unit: Option<String>, dir: Stri
     // The bucket and key: a known prefix may stand in for an unknown rest.
     let bucket = match settings.get("bucket") {
         Some(Resolved::Known(hcl::Value::String(b))) => Some(b.clone()),
+        // An unknown bucket cannot be listed for lockfiles: it blocks.
         Some(r @ Resolved::Unknown { .. }) => {
-            note("bucket", r, false);
+            note("bucket", r, true);
             None
         }
         _ => None,
@@ -346,7 +346,7 @@ impl Settings {
         for layer in layers {
             for s in &layer.backend.body.settings {
                 let location = format!("{}:{}", layer.path, line_at(layer, s.key_span.start));
-                let resolved = resolve_value(&s.value, location, layer.backend.kind, context);
+                let resolved = resolve_value(&s.value, location, layer, context);
                 map.insert(s.key.clone(), resolved);
             }
         }
@@ -433,12 +433,7 @@ fn line_at(layer: &Located, offset: usize) -> usize {
 }
 
 /// Evaluates one setting in its context.
-fn resolve_value(
-    value: &Value,
-    location: String,
-    kind: BackendKind,
-    context: &Context,
-) -> Resolved {
+fn resolve_value(value: &Value, location: String, layer: &Located, context: &Context) -> Resolved {
     let literal = match value {
         Value::String(s) => Some(hcl::Value::String(s.clone())),
         Value::Bool(b) => Some(hcl::Value::Bool(*b)),
@@ -461,21 +456,18 @@ fn resolve_value(
         );
     };
     match context {
-        Context::Literal => match literal_expression(text, kind) {
+        Context::Literal => match literal_expression(text, layer.backend.kind) {
             Some(v) => Resolved::Known(v),
-            None => unknown(
-                value,
-                location,
-                "Terraform allows only literal values in a backend configuration".into(),
-                literal_prefix(text),
-            ),
+            None => {
+                let opentofu = layer.path.ends_with(".tofu") || layer.path.ends_with(".tofu.json");
+                let reason = if opentofu {
+                    "OpenTofu evaluates it at init from variables and locals tflock cannot know offline"
+                } else {
+                    "Terraform allows only literal values in a backend configuration"
+                };
+                unknown(value, location, reason.into(), literal_prefix(text))
+            }
         },
-        Context::Orphan(scope) if depends_on_unit(text) => unknown(
-            value,
-            location,
-            "no unit of this repository includes this file, so the path functions have no unit to start from".into(),
-            literal_prefix(text),
-        ),
         Context::Orphan(scope) => match scope.eval(text) {
             Evaluated::Known(v) => Resolved::Known(v),
             Evaluated::Unknown { reason } => {
@@ -534,22 +526,6 @@ fn literal_prefix(text: &str) -> String {
         .min()
         .unwrap_or(inner.len());
     inner[..end].to_string()
-}
-
-/// Whether an expression uses a Terragrunt function whose value depends on the
-/// unit that includes the file.
-fn depends_on_unit(text: &str) -> bool {
-    [
-        "path_relative_to_include",
-        "path_relative_from_include",
-        "get_terragrunt_dir",
-        "get_original_terragrunt_dir",
-        "find_in_parent_folders",
-        "get_path_from_repo_root",
-        "get_path_to_repo_root",
-    ]
-    .iter()
-    .any(|f| text.contains(f))
 }
 
 /// Whether a file is read by Terragrunt (its expressions are Terragrunt's).

@@ -9,16 +9,17 @@ use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// A Terragrunt unit and one file it includes.
+/// A Terragrunt unit and the file whose `remote_state` it uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unit {
     /// The unit's directory, display form (`/`-separated, relative to the cwd).
     pub dir: String,
     /// Display path of the unit's own file.
     pub file: String,
-    /// The display path of the file it includes.
+    /// The display path of the file whose `remote_state` the unit uses (an
+    /// included root, or the unit's own file).
     pub includes: String,
-    /// The include as evaluated (None when the unit includes nothing).
+    /// The include that names that file (None for the unit's own).
     pub include: Option<Include>,
     /// The unit configures its own `remote_state`: it is its own backend, not one
     /// of the included file's states.
@@ -52,15 +53,17 @@ pub fn find(
         }
         let display = display_path(&file, cwd);
         let dir = super::parent_dir(&display);
-        let own_remote_state = memchr::memmem::find(&bytes, b"remote_state").is_some();
-        match evaluator.includes(&file) {
-            Ok(includes) => units.extend(includes.into_iter().map(|include| Unit {
+        // The unit's backend is the `remote_state` Terragrunt applies to it:
+        // its own, or that of the last merged include that has one.
+        match evaluator.remote_state_owner(&file) {
+            Ok(Some(owner)) => units.push(Unit {
                 dir: dir.clone(),
                 file: display.clone(),
-                includes: display_path(&include.path, cwd),
-                include: Some(include),
-                own_remote_state,
-            })),
+                includes: display_path(&owner.file, cwd),
+                own_remote_state: owner.include.is_none(),
+                include: owner.include,
+            }),
+            Ok(None) => {}
             Err(reason) => unresolved.push(UnresolvedUnit {
                 dir: dir.clone(),
                 file: display.clone(),

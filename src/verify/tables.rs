@@ -14,6 +14,8 @@ pub struct TableSummary {
     pub digest_items: usize,
     /// LockIDs of the active locks.
     pub locks: Vec<String>,
+    /// LockIDs of the digest items (`<bucket>/<state key>-md5`).
+    pub digests: Vec<String>,
 }
 
 /// Tables whose key schema is Terraform's (hash key `LockID` of type S), found
@@ -101,6 +103,7 @@ pub async fn summarize(
                 active_locks: f.locks.len(),
                 digest_items: f.digests.len(),
                 locks: f.locks.keys().cloned().collect(),
+                digests: f.digests.keys().cloned().collect(),
             });
             ((settings, table), summary)
         }
