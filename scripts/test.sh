@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: builds the reference HCL checker,
 # installs and starts the moto S3/DynamoDB emulator on loopback, then runs every
-# Rust test (unit, end-to-end, property) with the oracle and AWS tests enabled.
+# Rust test (unit, end-to-end, property) with the oracle and AWS tests enabled,
+# and the scenarios with the real `terraform` as the client when it is on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,14 +28,32 @@ trap stop_moto EXIT
 export TFLOCK_TEST_MOTO_URL="$MOTO_URL"
 export TFLOCK_TEST_PYTHON="$MOTO_VENV/bin/python"
 
+# Real Terraform as the client (tests/terraform.rs, and `terraform fmt -check` as
+# the second formatter oracle). No package registry serves it: where it is
+# missing those tests say loudly that they skipped, and on CI they fail.
+if command -v terraform >/dev/null 2>&1; then
+  echo "scripts/test.sh: $(TF_CLI_CONFIG_FILE=/dev/null terraform version | head -n1) is the client in tests/terraform.rs" >&2
+else
+  echo "scripts/test.sh: terraform (1.10 or later) is not on PATH; the Terraform tests will skip (on CI: fail)" >&2
+fi
+
+# script(1) runs the terminal tests under a pseudo-terminal; on CI they fail
+# without it, so install it where we can (Debian: bsdutils).
+if ! command -v script >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -q bsdutils >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bsdutils >/dev/null 2>&1; } ||
+    echo "scripts/test.sh: could not install script(1); the terminal tests will skip (on CI: fail)" >&2
+fi
+
 # Property tests explore with a fixed seed on CI, so a run is repeatable; set
 # PROPTEST_RNG_SEED (or run scripts/fuzz.sh) to explore further.
 export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261127}"
 
-# The library, the binary and every test target (examples are built by clippy).
+# The library, the binary and every test target (examples are built by clippy);
+# every target runs even when an earlier one fails, so the totals are complete.
 log="$root/target/test-output.log"
 set +e
-cargo test --lib --bins --tests --locked "$@" 2>&1 | tee "$log"
+cargo test --lib --bins --tests --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line with the totals of every test binary.

@@ -219,18 +219,8 @@ fn set_mode(path: &Path, mode: u32) {
 /// Runs tflock with AWS pointed at a loopback port where nothing listens (and no
 /// real AWS configuration or credentials), so every lock check fails.
 fn run_unreachable(dir: &Path, args: &[&str]) -> Output {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
-    let mut cmd = common::tflock_command(dir, args);
-    cmd.env("HOME", "/nonexistent/tflock-test-home")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ENDPOINT_URL", endpoint);
+    let endpoint = common::aws::closed_endpoint();
+    let mut cmd = common::run::tflock_cmd(dir, &endpoint, args);
     let out = common::output_within(&mut cmd, LIMIT);
     assert_no_panic(&out);
     out
@@ -498,11 +488,10 @@ fn no_colour_with_no_color_env_with_flag_or_into_a_pipe() {
     }
 }
 
-/// Runs tflock under a pseudo-terminal with `script(1)`, when it is installed.
-fn run_on_terminal(dir: &Path, args: &str, no_color_env: bool) -> Option<String> {
-    let script = ["/usr/bin/script", "/bin/script"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())?;
+/// Runs tflock under a pseudo-terminal with `script(1)`, when it is installed
+/// (on CI it must be: see `common::script`).
+fn run_on_terminal(test: &str, dir: &Path, args: &str, no_color_env: bool) -> Option<String> {
+    let script = common::script(test)?;
     let bin = common::tflock_bin();
     let command = format!("'{}' {args}", bin.display());
     let mut cmd = Command::new(script);
@@ -517,7 +506,8 @@ fn run_on_terminal(dir: &Path, args: &str, no_color_env: bool) -> Option<String>
     }
     let out = common::output_within(&mut cmd, LIMIT);
     if !out.status.success() && stdout(&out).is_empty() {
-        return None; // script(1) could not open a terminal here
+        common::unavailable(test, "script(1) could not open a terminal here");
+        return None;
     }
     assert_no_panic(&out);
     Some(stdout(&out))
@@ -526,21 +516,21 @@ fn run_on_terminal(dir: &Path, args: &str, no_color_env: bool) -> Option<String>
 #[test]
 fn colour_on_a_terminal_only_unless_disabled() {
     let dir = sample_tree();
-    let Some(coloured) = run_on_terminal(dir.path(), "plan --offline", false) else {
-        eprintln!("SKIPPED colour_on_a_terminal_only_unless_disabled: script(1) unavailable");
+    let test = "colour_on_a_terminal_only_unless_disabled";
+    let Some(coloured) = run_on_terminal(test, dir.path(), "plan --offline", false) else {
         return;
     };
     assert!(
         has_ansi(&coloured),
         "no colour on a terminal (control for the checks below):\n{coloured}"
     );
-    let flag = run_on_terminal(dir.path(), "plan --offline --no-color", false).unwrap();
+    let flag = run_on_terminal(test, dir.path(), "plan --offline --no-color", false).unwrap();
     assert!(flag.contains("+++ b/live/app/main.tf"), "{flag}");
     assert!(
         !has_ansi(&flag),
         "--no-color ignored on a terminal:\n{flag}"
     );
-    let env = run_on_terminal(dir.path(), "plan --offline", true).unwrap();
+    let env = run_on_terminal(test, dir.path(), "plan --offline", true).unwrap();
     assert!(env.contains("+++ b/live/app/main.tf"), "{env}");
     assert!(!has_ansi(&env), "NO_COLOR ignored on a terminal:\n{env}");
 }
@@ -1295,15 +1285,15 @@ fn secrets_in_a_backend_block_never_appear_in_plan_output() {
 #[test]
 fn progress_shows_on_a_terminal_only_and_never_with_quiet() {
     let dir = sample_tree();
-    let Some(shown) = run_on_terminal(dir.path(), "plan --offline", false) else {
-        eprintln!("SKIPPED progress_shows_on_a_terminal_only: script(1) unavailable");
+    let test = "progress_shows_on_a_terminal_only_and_never_with_quiet";
+    let Some(shown) = run_on_terminal(test, dir.path(), "plan --offline", false) else {
         return;
     };
     assert!(
         shown.contains("scanning:"),
         "no progress on a terminal:\n{shown}"
     );
-    let quiet = run_on_terminal(dir.path(), "plan --offline --quiet", false).unwrap();
+    let quiet = run_on_terminal(test, dir.path(), "plan --offline --quiet", false).unwrap();
     assert!(
         !quiet.contains("scanning:"),
         "--quiet still shows progress:\n{quiet}"

@@ -562,6 +562,8 @@ fn check_with_reference(ctx: &str, input: &Tree, actual: &Tree) {
     let Some(checker) = hclcheck(&format!("fixtures_e2e {ctx}")) else {
         return;
     };
+    // The second formatter oracle: Terraform's own `terraform fmt`.
+    let terraform = common::terraform::terraform(&format!("fixtures_e2e {ctx}"));
     let tmp = tempfile::tempdir().unwrap();
     for (i, (path, before, after)) in rewritten.into_iter().enumerate() {
         // The checker keeps the file name (it picks the syntax by extension) and
@@ -594,8 +596,28 @@ fn check_with_reference(ctx: &str, input: &Tree, actual: &Tree) {
                 out.trim(),
                 readable_diff(strip_bom(after), formatted.as_bytes())
             );
+            if let Some(terraform) = &terraform {
+                assert_terraform_fmt_clean(ctx, path, terraform, &dir, strip_bom(after));
+            }
         }
     }
+}
+
+/// `terraform fmt -check` accepts the rewritten file. It only takes `.tf` names;
+/// the native syntax and its formatting are the same for every HCL file.
+fn assert_terraform_fmt_clean(ctx: &str, path: &str, terraform: &Path, dir: &Path, after: &[u8]) {
+    let module = dir.join("terraform-fmt");
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::write(module.join("rewritten.tf"), after).unwrap();
+    // fmt never talks to AWS; the endpoint only completes the isolated setup.
+    let tf = common::terraform::Terraform::new(terraform, "http://127.0.0.1:9", &module);
+    let run = tf.run(&["fmt", "-check", "-diff", "rewritten.tf"]);
+    assert_eq!(
+        run.code(),
+        0,
+        "{ctx}: {path} was fmt-clean and `terraform fmt -check` refuses the rewrite:\n{}",
+        run.text()
+    );
 }
 
 fn strip_bom(bytes: &[u8]) -> &[u8] {

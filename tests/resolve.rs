@@ -12,37 +12,24 @@
 
 mod common;
 
-use common::{copy_tree, fixtures, python, read_tree, stderr, stdout, support, unique};
+use common::{copy_tree, fixtures, read_tree, stderr, stdout, unique};
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 use tempfile::TempDir;
 
 /// Where tflock would look if it ignored a backend's own region.
 const WRONG_REGION: &str = "us-west-2";
 
-/// Runs `tests/support/seed.py` with one document in one region.
+/// Runs `tests/support/seed.py` (the harness's session) with one document in one
+/// region.
 fn seed(endpoint: &str, region: &str, mut doc: Value) -> Value {
-    doc["endpoint"] = json!(endpoint);
     doc["region"] = json!(region);
-    let mut child = Command::new(python())
-        .arg(support("seed.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tests/support/seed.py");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(doc.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "seed.py: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::aws::Moto {
+        url: endpoint.to_string(),
+    }
+    .seed(doc)
 }
 
 /// A bucket and table in one region, with states and optionally one lock.
@@ -92,12 +79,8 @@ fn tree(case: &str, bucket: &str, table: &str) -> TempDir {
 }
 
 fn tflock(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
-    let mut cmd = common::tflock_command(dir, args);
-    cmd.env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", WRONG_REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", endpoint);
+    let mut cmd = common::run::tflock_cmd(dir, endpoint, args);
+    cmd.env("AWS_REGION", WRONG_REGION);
     let out = common::output_within(&mut cmd, Duration::from_secs(60));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     out

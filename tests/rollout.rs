@@ -9,492 +9,24 @@
 
 mod common;
 
-use common::{python, support, unique};
-
-use common::{stderr, stdout, write_files};
+use common::aws::{REGION, Store, TFLOCK_OPERATION, moto, tflock_locks};
+use common::run::{Background, tflock, tflock_cmd, wait_until};
+use common::tree::{app_tf, assert_migrated, backend_hcl, mode, q, read, tree};
+use common::unique;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use tempfile::TempDir;
 
-const REGION: &str = "eu-west-1";
-/// No run may take longer than this, whatever happens.
-const LIMIT: Duration = Duration::from_secs(60);
-/// The operation tflock names in the locks it takes.
-const TFLOCK_OPERATION: &str = "tflock-migration";
-
-// ---------------------------------------------------------------------------
-// The emulator and seeding
-// ---------------------------------------------------------------------------
-
-struct Moto {
-    url: String,
-}
-
-fn moto(test: &str) -> Option<Moto> {
-    common::moto(test).map(|url| Moto { url })
-}
-
-impl Moto {
-    /// Runs `seed.py` on this document (see its docstring) and returns what it
-    /// printed. The region is `REGION` unless the document names one.
-    fn seed(&self, mut doc: Value) -> Value {
-        doc["endpoint"] = json!(self.url);
-        if doc.get("region").is_none() {
-            doc["region"] = json!(REGION);
-        }
-        let answer = seed_session(&doc.to_string());
-        assert!(
-            answer.get("error").is_none(),
-            "seed.py failed on {doc}:\n{answer}"
-        );
-        answer
-    }
-}
-
-/// One `seed.py --lines` process for the whole test binary: Python and boto3
-/// start once, not on every call. It exits when its stdin closes with us.
-struct Session {
-    _child: Child,
-    stdin: std::process::ChildStdin,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
-}
-
-fn seed_session(line: &str) -> Value {
-    use std::io::BufRead;
-    static SESSION: std::sync::OnceLock<std::sync::Mutex<Session>> = std::sync::OnceLock::new();
-    let session = SESSION.get_or_init(|| {
-        let mut child = Command::new(python())
-            .arg(support("seed.py"))
-            .arg("--lines")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run tests/support/seed.py (TFLOCK_TEST_PYTHON needs boto3)");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::sync::Mutex::new(Session {
-            _child: child,
-            stdin,
-            stdout,
-        })
-    });
-    // A test that panicked elsewhere leaves the session usable.
-    let mut session = session.lock().unwrap_or_else(|e| e.into_inner());
-    writeln!(session.stdin, "{line}").expect("write to seed.py");
-    session.stdin.flush().unwrap();
-    let mut answer = String::new();
-    session
-        .stdout
-        .read_line(&mut answer)
-        .expect("read from seed.py");
-    serde_json::from_str(&answer).unwrap_or_else(|e| panic!("seed.py answered {answer:?}: {e}"))
-}
-
-/// One test's state bucket and lock table, in one region.
-struct Store<'a> {
-    moto: &'a Moto,
-    bucket: String,
-    table: String,
-    region: &'static str,
-}
-
-impl<'a> Store<'a> {
-    fn new(moto: &'a Moto, tag: &str) -> Store<'a> {
-        Store::in_region(moto, tag, REGION)
-    }
-
-    fn in_region(moto: &'a Moto, tag: &str, region: &'static str) -> Store<'a> {
-        Store {
-            moto,
-            bucket: unique(tag),
-            table: unique(tag),
-            region,
-        }
-    }
-
-    /// Runs `seed.py` in this store's region.
-    fn run(&self, mut doc: Value) -> Value {
-        doc["region"] = json!(self.region);
-        self.moto.seed(doc)
-    }
-
-    /// Creates the bucket and the lock table (hash key `LockID` of type S) and
-    /// writes each state object with its `-md5` digest item, as Terraform does.
-    /// Returns the snapshot.
-    fn create(&self, states: &[&str]) -> Value {
-        self.create_with(states, json!({}))
-    }
-
-    fn create_with(&self, states: &[&str], mut extra: Value) -> Value {
-        extra["buckets"] = json!([self.bucket]);
-        extra["tables"] = json!([self.table]);
-        extra["states"] = json!(
-            states
-                .iter()
-                .map(|k| json!({"bucket": self.bucket, "key": k, "table": self.table}))
-                .collect::<Vec<_>>()
-        );
-        self.run(extra);
-        self.snapshot()
-    }
-
-    /// Every item of the table (LockID -> attributes) and every object (key ->
-    /// ETag) of the bucket.
-    fn snapshot(&self) -> Value {
-        let dump = self.run(json!({"dump": {"tables": [self.table], "buckets": [self.bucket]}}));
-        json!({
-            "items": dump["tables"][&self.table],
-            "objects": dump["buckets"][&self.bucket],
-        })
-    }
-
-    /// Every object (key -> ETag) of the bucket (also when the table is gone).
-    fn objects(&self) -> Value {
-        self.run(json!({"dump": {"buckets": [self.bucket]}}))["buckets"][&self.bucket].clone()
-    }
-
-    /// A new state version, as Terraform on lockfiles writes it: new bytes, no
-    /// digest update.
-    fn write_state(&self, key: &str, body: &str) {
-        self.run(json!({"objects": [{"bucket": self.bucket, "key": key, "body": body}]}));
-    }
-
-    fn delete_object(&self, key: &str) {
-        self.run(json!({"delete_objects": [{"bucket": self.bucket, "key": key}]}));
-    }
-
-    fn delete_table(&self) {
-        self.run(json!({"delete_tables": [self.table]}));
-    }
-
-    /// A DynamoDB lock item in Terraform's format, taken `who` a minute ago.
-    fn lock(&self, key: &str, id: &str, who: &str) {
-        self.run(json!({"locks": [self.lock_spec(key, id, who)]}));
-    }
-
-    /// An S3 lockfile `<key>.tflock` in Terraform's format.
-    fn lockfile(&self, key: &str, id: &str, who: &str) {
-        self.run(json!({"lockfiles": [self.lock_spec(key, id, who)]}));
-    }
-
-    fn lock_spec(&self, key: &str, id: &str, who: &str) -> Value {
-        json!({
-            "table": self.table, "bucket": self.bucket, "key": key, "id": id,
-            "who": who, "operation": "OperationTypeApply", "age_seconds": 60,
-        })
-    }
-
-    /// Reads each state the way Terraform's S3 backend does (MD5 of the object
-    /// against a consistent GetItem of `<bucket>/<key>-md5`):
-    /// `{"digest", "object_md5", "ok"}` per key.
-    fn terraform_reads(&self, keys: &[&str]) -> Vec<Value> {
-        let reads: Vec<Value> = keys
-            .iter()
-            .map(|k| json!({"table": self.table, "bucket": self.bucket, "key": k}))
-            .collect();
-        let out = self.run(json!({"terraform_reads": reads}));
-        out["terraform_reads"].as_array().unwrap().clone()
-    }
-
-    fn terraform_read(&self, key: &str) -> Value {
-        self.terraform_reads(&[key]).remove(0)
-    }
-
-    /// Tries to lock each state as Terraform does (conditional PutItem, then a
-    /// conditional lockfile put); what it took it releases again.
-    /// `{"dynamodb": "taken"|"refused"|..., "lockfile": ...}` per key.
-    fn try_terraform_locks(&self, keys: &[&str]) -> Vec<Value> {
-        let locks: Vec<Value> = keys
-            .iter()
-            .map(|k| {
-                self.lock_spec(
-                    k,
-                    "5ca1ab1e-0000-4000-8000-00000000c0de",
-                    "terry@racing-run",
-                )
-            })
-            .collect();
-        let out = self.run(json!({"try_locks": locks}));
-        out["try_locks"].as_array().unwrap().clone()
-    }
-
-    fn digest_id(&self, key: &str) -> String {
-        format!("{}/{key}-md5", self.bucket)
-    }
-
-    fn lock_id(&self, key: &str) -> String {
-        format!("{}/{key}", self.bucket)
-    }
-}
-
-/// The `Digest` of `<bucket>/<key>-md5` in a snapshot.
-fn digest_in(snapshot: &Value, store: &Store, key: &str) -> Option<String> {
-    snapshot["items"][store.digest_id(key)]["Digest"]
-        .as_str()
-        .map(String::from)
-}
-
-/// The locks tflock holds in a snapshot: lock items whose Info names tflock's
-/// operation, and `.tflock` objects.
-fn tflock_locks(snapshot: &Value) -> (Vec<String>, Vec<String>) {
-    let items = snapshot["items"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, item)| {
-            item["Info"]
-                .as_str()
-                .is_some_and(|i| i.contains(TFLOCK_OPERATION))
-        })
-        .map(|(id, _)| id.clone())
-        .collect();
-    (items, lockfiles(snapshot))
-}
-
-/// The `.tflock` objects in a snapshot.
-fn lockfiles(snapshot: &Value) -> Vec<String> {
-    snapshot["objects"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter(|k| k.ends_with(".tflock"))
-        .cloned()
-        .collect()
-}
-
-fn assert_nothing_locked_by_tflock(store: &Store, context: &str) {
-    let snapshot = store.snapshot();
-    let (items, files) = tflock_locks(&snapshot);
-    assert!(
-        items.is_empty() && files.is_empty(),
-        "{context}: tflock left locks behind: items {items:?}, lockfiles {files:?}\n{snapshot:#}"
-    );
-}
-
-// ---------------------------------------------------------------------------
-// Configuration trees and running tflock
-// ---------------------------------------------------------------------------
-
-/// A `terraform { backend "s3" { ... } }` block; values are HCL literals, aligned
-/// as `terraform fmt` does.
-fn backend_hcl(attrs: &[(&str, String)]) -> String {
-    let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut text = String::from("terraform {\n  backend \"s3\" {\n");
-    for (k, v) in attrs {
-        text.push_str(&format!("    {k:<width$} = {v}\n"));
-    }
-    text.push_str("  }\n}\n");
-    text
-}
-
-fn q(s: &str) -> String {
-    format!("\"{s}\"")
-}
-
-/// The usual backend: bucket, key, region and lock table of `store`.
-fn app_tf(store: &Store, key: &str) -> String {
-    backend_hcl(&[
-        ("bucket", q(&store.bucket)),
-        ("key", q(key)),
-        ("region", q(store.region)),
-        ("dynamodb_table", q(&store.table)),
-    ])
-}
-
-fn tree(files: &[(&str, &str)]) -> TempDir {
-    let dir = TempDir::new().unwrap();
-    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
-    write_files(dir.path(), &files);
-    dir
-}
-
-fn read(dir: &Path, rel: &str) -> String {
-    std::fs::read_to_string(dir.join(rel)).unwrap()
-}
-
-/// The file now locks with an S3 lockfile only.
-fn assert_migrated(dir: &Path, rel: &str) {
-    let text = read(dir, rel);
-    assert!(
-        text.contains("use_lockfile = true") && !text.contains("dynamodb_table"),
-        "{rel} was not migrated:\n{text}"
-    );
-}
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
-
-/// What one run of tflock printed.
-struct Run {
-    out: Output,
-}
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.out.status.code().unwrap_or_else(|| {
-            panic!(
-                "killed by a signal: {:?}\n{}",
-                self.out.status,
-                stderr(&self.out)
-            )
-        })
-    }
-
-    fn stdout(&self) -> String {
-        stdout(&self.out)
-    }
-
-    fn stderr(&self) -> String {
-        stderr(&self.out)
-    }
-
-    /// Stdout and stderr together.
-    fn text(&self) -> String {
-        format!("{}{}", self.stdout(), self.stderr())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout())
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.text()))
-    }
-
-    fn assert_code(&self, expected: i32) -> &Self {
-        assert_eq!(
-            self.code(),
-            expected,
-            "unexpected exit code\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
-
-    fn assert_contains(&self, needle: &str) -> &Self {
-        let text = self.text();
-        assert!(text.contains(needle), "output lacks {needle:?}:\n{text}");
-        self
-    }
-
-    fn assert_lacks(&self, needle: &str) -> &Self {
-        let text = self.text();
-        assert!(!text.contains(needle), "output has {needle:?}:\n{text}");
-        self
-    }
-}
-
-/// A tflock command in `dir` against `endpoint`, isolated from any real AWS
-/// setting: clean environment, dummy credentials, no config files, no metadata.
-fn tflock_cmd(dir: &Path, endpoint: &str, args: &[&str]) -> Command {
-    let mut cmd = common::tflock_command(dir, args);
-    cmd.env("HOME", "/nonexistent/tflock-test-home")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", endpoint);
-    cmd
-}
-
-fn no_panic(out: &Output) {
-    let err = stderr(out);
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "tflock panicked:\n{err}"
-    );
-}
-
-fn tflock(dir: &Path, endpoint: &str, args: &[&str]) -> Run {
-    let out = common::output_within(&mut tflock_cmd(dir, endpoint, args), LIMIT);
-    no_panic(&out);
-    Run { out }
-}
-
-/// The threads draining a background child's stdout and stderr.
-type Readers = (JoinHandle<Vec<u8>>, JoinHandle<Vec<u8>>);
-
-/// tflock running in the background (killed if the test ends first).
-struct Background {
-    child: Child,
-    readers: Option<Readers>,
-}
-
-fn reader(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        buf
-    })
-}
-
-impl Background {
-    /// `apply --hold-locks` that pauses `pause_ms` while it holds its locks.
-    fn apply_holding(dir: &Path, endpoint: &str, pause_ms: u64, extra: &[&str]) -> Background {
-        let mut args = vec!["apply", "--auto-approve", "--hold-locks"];
-        args.extend_from_slice(extra);
-        let mut child = tflock_cmd(dir, endpoint, &args)
-            .env("TFLOCK_TEST_HOLD_PAUSE_MS", pause_ms.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tflock");
-        let out = reader(child.stdout.take().unwrap());
-        let err = reader(child.stderr.take().unwrap());
-        Background {
-            child,
-            readers: Some((out, err)),
-        }
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().expect("wait").is_none()
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn finish(mut self) -> Run {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(
-                start.elapsed() < LIMIT,
-                "background tflock did not finish within {LIMIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let (out, err) = self.readers.take().unwrap();
-        let out = Output {
-            status,
-            stdout: out.join().unwrap(),
-            stderr: err.join().unwrap(),
-        };
-        no_panic(&out);
-        Run { out }
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `apply --hold-locks` in the background, pausing `pause_ms` while it holds its
+/// locks (`TFLOCK_TEST_HOLD_PAUSE_MS`).
+fn apply_holding(dir: &Path, endpoint: &str, pause_ms: u64, extra: &[&str]) -> Background {
+    let mut args = vec!["apply", "--auto-approve", "--hold-locks"];
+    args.extend_from_slice(extra);
+    let mut cmd = tflock_cmd(dir, endpoint, &args);
+    cmd.env("TFLOCK_TEST_HOLD_PAUSE_MS", pause_ms.to_string());
+    Background::spawn(cmd, &format!("tflock {}", args.join(" ")))
 }
 
 /// Polls the store until `ready` holds for its snapshot; panics (with what the
@@ -505,32 +37,9 @@ fn wait_for_snapshot(
     what: &str,
     ready: impl Fn(&Value) -> bool,
 ) -> Value {
-    let start = Instant::now();
-    loop {
-        let snapshot = store.snapshot();
-        if ready(&snapshot) {
-            return snapshot;
-        }
-        if !run.running() {
-            let text = run
-                .readers
-                .take()
-                .map(|(o, e)| {
-                    format!(
-                        "{}{}",
-                        String::from_utf8_lossy(&o.join().unwrap()),
-                        String::from_utf8_lossy(&e.join().unwrap())
-                    )
-                })
-                .unwrap_or_default();
-            panic!("tflock ended before {what}:\n{text}\nlast snapshot: {snapshot:#}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}; last snapshot: {snapshot:#}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(run, what, Duration::from_secs(20), || {
+        Some(store.snapshot()).filter(|snapshot| ready(snapshot))
+    })
 }
 
 /// The snapshot holds tflock's DynamoDB lock and lockfile on every one of `keys`.
@@ -561,8 +70,10 @@ fn rollback_restores_the_files_and_repairs_the_digest_terraform_checks() {
     };
     let store = Store::new(&moto, "story");
     let seeded = store.create(&[DEFAULT_KEY, DEV_KEY]);
-    let seeded_default = digest_in(&seeded, &store, DEFAULT_KEY).expect("seeded digest");
-    let seeded_dev = digest_in(&seeded, &store, DEV_KEY).expect("seeded digest");
+    let seeded_default = store
+        .digest_in(&seeded, DEFAULT_KEY)
+        .expect("seeded digest");
+    let seeded_dev = store.digest_in(&seeded, DEV_KEY).expect("seeded digest");
     // The seed is Terraform's: its digests are the MD5 of the state objects.
     for read in store.terraform_reads(&[DEFAULT_KEY, DEV_KEY]) {
         assert_eq!(read["ok"], true, "{read}");
@@ -708,11 +219,8 @@ fn rollback_restores_the_files_and_repairs_the_digest_terraform_checks() {
         "the configuration is not byte-identical to the original"
     );
     let after = store.snapshot();
-    assert_eq!(
-        digest_in(&after, &store, DEFAULT_KEY),
-        Some(new_md5.clone())
-    );
-    assert_eq!(digest_in(&after, &store, DEV_KEY), Some(seeded_dev.clone()));
+    assert_eq!(store.digest_in(&after, DEFAULT_KEY), Some(new_md5.clone()));
+    assert_eq!(store.digest_in(&after, DEV_KEY), Some(seeded_dev.clone()));
     // Back on DynamoDB locking, Terraform reads both states without complaint.
     for (key, read) in [DEFAULT_KEY, DEV_KEY]
         .iter()
@@ -744,7 +252,7 @@ fn rollback_files_only_leaves_the_digest_stale_and_terraform_would_refuse() {
     };
     let store = Store::new(&moto, "filesonly");
     let seeded = store.create(&[DEFAULT_KEY]);
-    let seeded_digest = digest_in(&seeded, &store, DEFAULT_KEY).unwrap();
+    let seeded_digest = store.digest_in(&seeded, DEFAULT_KEY).unwrap();
     let dir = tree(&[("app/main.tf", &app_tf(&store, DEFAULT_KEY))]);
     let original = std::fs::read(dir.path().join("app/main.tf")).unwrap();
     tflock(
@@ -814,7 +322,7 @@ fn rollback_deletes_the_digest_of_a_state_deleted_after_migration() {
         "digest {} in table {}: {} -> deleted",
         store.digest_id(one),
         store.table,
-        digest_in(&seeded, &store, one).unwrap()
+        store.digest_in(&seeded, one).unwrap()
     ));
     let run = tflock(
         dir.path(),
@@ -824,17 +332,17 @@ fn rollback_deletes_the_digest_of_a_state_deleted_after_migration() {
     run.assert_code(0).assert_contains("2 files restored");
     let after = store.snapshot();
     assert!(
-        digest_in(&after, &store, one).is_none(),
+        store.digest_in(&after, one).is_none(),
         "the digest of the deleted default state is still there:\n{}",
         run.text()
     );
     assert_eq!(
-        digest_in(&after, &store, two),
-        digest_in(&seeded, &store, two),
+        store.digest_in(&after, two),
+        store.digest_in(&seeded, two),
         "an unchanged state's digest was touched"
     );
     assert!(
-        digest_in(&after, &store, two_dev).is_none(),
+        store.digest_in(&after, two_dev).is_none(),
         "the digest of the deleted workspace state {two_dev} is still there; the rollback \
          plan recorded it ({}), but rollback did not delete it:\n--- dry run:\n{}\n--- rollback:\n{}",
         store.digest_id(two_dev),
@@ -1003,7 +511,7 @@ fn apply_hold_locks_refuses_terraform_locks_during_the_write_window() {
     let outside = TempDir::new().unwrap();
     let rb = outside.path().join("rb.json");
 
-    let mut apply = Background::apply_holding(
+    let mut apply = apply_holding(
         dir.path(),
         &moto.url,
         4000,
@@ -1054,7 +562,7 @@ fn apply_hold_locks_refuses_terraform_locks_during_the_write_window() {
         .assert_contains("Apply complete! 1 file changed.");
     assert_migrated(dir.path(), "app/main.tf");
     assert!(rb.is_file(), "no rollback file");
-    assert_nothing_locked_by_tflock(&store, "after apply --hold-locks");
+    store.assert_nothing_locked_by_tflock("after apply --hold-locks");
     // Digests, states: all as seeded; and Terraform can lock again.
     assert_eq!(store.snapshot(), seeded);
     for attempt in store.try_terraform_locks(&[DEFAULT_KEY, DEV_KEY]) {
@@ -1080,7 +588,7 @@ fn a_second_apply_hold_locks_aborts_on_the_contested_lock_and_leaves_nothing_loc
     let rb_first = outside.path().join("first.json");
     let rb_second = outside.path().join("second.json");
 
-    let mut first = Background::apply_holding(
+    let mut first = apply_holding(
         dir.path(),
         &moto.url,
         5000,
@@ -1140,7 +648,7 @@ fn a_second_apply_hold_locks_aborts_on_the_contested_lock_and_leaves_nothing_loc
         .assert_code(0)
         .assert_contains("Apply complete! 1 file changed.");
     assert_migrated(dir.path(), "app/main.tf");
-    assert_nothing_locked_by_tflock(&store, "after both applies");
+    store.assert_nothing_locked_by_tflock("after both applies");
     assert_eq!(store.snapshot(), seeded);
 }
 
@@ -1171,7 +679,7 @@ fn apply_hold_locks_locks_a_state_shared_by_two_configs_once() {
         ],
     );
     // The release path works either way.
-    assert_nothing_locked_by_tflock(&store, "after apply --hold-locks");
+    store.assert_nothing_locked_by_tflock("after apply --hold-locks");
     assert_eq!(store.snapshot(), seeded);
     run.assert_code(0)
         .assert_lacks("could not take the locks")
@@ -1194,7 +702,7 @@ fn a_failed_write_under_hold_locks_releases_every_lock() {
     let outside = TempDir::new().unwrap();
     let rb = outside.path().join("no-such-dir/rb.json");
 
-    let mut apply = Background::apply_holding(
+    let mut apply = apply_holding(
         dir.path(),
         &moto.url,
         1500,
@@ -1217,7 +725,7 @@ fn a_failed_write_under_hold_locks_releases_every_lock() {
         "the file was written"
     );
     assert!(!rb.exists());
-    assert_nothing_locked_by_tflock(&store, "after a failed write");
+    store.assert_nothing_locked_by_tflock("after a failed write");
     assert_eq!(store.snapshot(), seeded);
 }
 
@@ -1236,7 +744,7 @@ fn ctrl_c_under_hold_locks_releases_every_lock() {
     let outside = TempDir::new().unwrap();
     let rb = outside.path().join("rb.json");
 
-    let mut apply = Background::apply_holding(
+    let mut apply = apply_holding(
         dir.path(),
         &moto.url,
         3000,
@@ -1261,7 +769,7 @@ fn ctrl_c_under_hold_locks_releases_every_lock() {
         run.text()
     );
     run.assert_contains("interrupted");
-    assert_nothing_locked_by_tflock(&store, "after Ctrl-C");
+    store.assert_nothing_locked_by_tflock("after Ctrl-C");
     assert_eq!(store.snapshot(), seeded);
     // All or nothing: the file is either untouched or fully migrated.
     let now = read(dir.path(), "app/main.tf");

@@ -9,372 +9,23 @@
 
 mod common;
 
-use common::{python, read_tree, stderr, stdout, support, unique, write_files};
+use common::aws::{Age, Moto, Proxy, REGION, Seed, Store, closed_endpoint, moto};
+use common::run::{Run, apply, tflock};
+use common::tree::{app_tf, assert_migrated, backend_tf, read, tree};
+use common::{read_tree, unique};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 
-const REGION: &str = "eu-west-1";
-/// No run may take longer than this, whatever happens.
-const LIMIT: Duration = Duration::from_secs(60);
 /// What a run may take beyond `--aws-timeout` (process start, client set-up).
 const SLACK: Duration = Duration::from_millis(2500);
-
-// ---------------------------------------------------------------------------
-// The emulator and seeding
-// ---------------------------------------------------------------------------
-
-struct Moto {
-    url: String,
-}
-
-fn moto(test: &str) -> Option<Moto> {
-    common::moto(test).map(|url| Moto { url })
-}
-
-impl Moto {
-    /// Runs `seed.py` with this document (see its docstring) and returns its dump.
-    fn seed(&self, mut doc: Value) -> Value {
-        doc["endpoint"] = json!(self.url);
-        doc["region"] = json!(REGION);
-        let mut child = Command::new(python())
-            .arg(support("seed.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run tests/support/seed.py (TFLOCK_TEST_PYTHON needs boto3)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(doc.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "seed.py failed on {doc}:\n{}",
-            stderr(&out)
-        );
-        serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
-    }
-}
-
-/// What to put into a test's bucket and table, in one run of `seed.py`.
-#[derive(Default)]
-struct Seed {
-    states: Vec<String>,
-    locks: Vec<(String, String, String, Age)>,
-    lockfiles: Vec<(String, String, String, Age)>,
-}
-
-impl Seed {
-    /// State objects at `keys` and their `-md5` digest item, as Terraform writes them.
-    fn states(mut self, keys: &[&str]) -> Seed {
-        self.states.extend(keys.iter().map(|k| k.to_string()));
-        self
-    }
-
-    /// A DynamoDB lock item `LockID = "<bucket>/<key>"` with LockInfo in `Info`.
-    fn lock(mut self, key: &str, id: &str, who: &str, age: Age) -> Seed {
-        self.locks.push((key.into(), id.into(), who.into(), age));
-        self
-    }
-
-    /// An S3 lockfile `<key>.tflock` whose body is LockInfo.
-    fn lockfile(mut self, key: &str, id: &str, who: &str, age: Age) -> Seed {
-        self.lockfiles
-            .push((key.into(), id.into(), who.into(), age));
-        self
-    }
-}
-
-/// One test's bucket and lock table in the emulator.
-struct Store<'a> {
-    moto: &'a Moto,
-    bucket: String,
-    table: String,
-    created: std::cell::Cell<bool>,
-}
-
-impl<'a> Store<'a> {
-    fn new(moto: &'a Moto, tag: &str) -> Store<'a> {
-        Store {
-            moto,
-            bucket: unique(tag),
-            table: unique(tag),
-            created: std::cell::Cell::new(false),
-        }
-    }
-
-    /// Creates the bucket and table (the first time), seeds them, and returns
-    /// a snapshot of what they hold afterwards.
-    fn seed(&self, seed: Seed) -> Value {
-        let lock = |(key, id, who, age): &(String, String, String, Age)| {
-            let mut lock = json!({
-                "table": self.table, "bucket": self.bucket, "key": key,
-                "id": id, "who": who, "operation": "OperationTypeApply",
-            });
-            age.set(&mut lock);
-            lock
-        };
-        let mut doc = json!({
-            "states": seed.states.iter()
-                .map(|k| json!({"bucket": self.bucket, "key": k, "table": self.table}))
-                .collect::<Vec<_>>(),
-            "locks": seed.locks.iter().map(lock).collect::<Vec<_>>(),
-            "lockfiles": seed.lockfiles.iter().map(lock).collect::<Vec<_>>(),
-            "dump": {"tables": [self.table], "buckets": [self.bucket]},
-        });
-        if !self.created.replace(true) {
-            doc["buckets"] = json!([self.bucket]);
-            doc["tables"] = json!([self.table]);
-        }
-        let dump = self.moto.seed(doc);
-        json!({
-            "items": dump["tables"][&self.table],
-            "objects": dump["buckets"][&self.bucket],
-        })
-    }
-
-    /// Every item of the table and every object (key and ETag) of the bucket.
-    fn snapshot(&self) -> Value {
-        self.seed(Seed::default())
-    }
-
-    /// Asserts that the table and bucket hold exactly what they held before.
-    fn assert_unchanged(&self, before: &Value) {
-        let after = self.snapshot();
-        assert_eq!(
-            &after, before,
-            "tflock changed a lock, digest item, lockfile or state object"
-        );
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Age {
-    /// Taken this many seconds ago.
-    Secs(u64),
-    /// Taken on 2020-01-02: long stale.
-    Ancient,
-}
-
-impl Age {
-    fn set(self, lock: &mut Value) {
-        match self {
-            Age::Secs(s) => lock["age_seconds"] = json!(s),
-            Age::Ancient => lock["created"] = json!("2020-01-02T03:04:05.123456789Z"),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The fault proxy
-// ---------------------------------------------------------------------------
-
-/// `tests/support/proxy.py` in one mode; killed when dropped (and it exits by
-/// itself when its stdin, held here, closes).
-struct Proxy {
-    child: Child,
-    port: u16,
-}
-
-impl Proxy {
-    fn start(mode: &str, upstream: Option<&str>) -> Proxy {
-        let mut child = Command::new(python())
-            .arg(support("proxy.py"))
-            .arg(mode)
-            .args(upstream)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run tests/support/proxy.py (python3 or TFLOCK_TEST_PYTHON)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("proxy.py did not print its port: {line:?}"));
-        Proxy { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A loopback URL where nothing listens.
-fn closed_endpoint() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
-
-// ---------------------------------------------------------------------------
-// Configuration trees and running tflock
-// ---------------------------------------------------------------------------
-
-/// A `terraform { backend "s3" { ... } }` block with these string attributes,
-/// aligned as `terraform fmt` does.
-fn backend_tf(attrs: &[(&str, &str)]) -> String {
-    let width = attrs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut text = String::from("terraform {\n  backend \"s3\" {\n");
-    for (k, v) in attrs {
-        text.push_str(&format!("    {k:<width$} = \"{v}\"\n"));
-    }
-    text.push_str("  }\n}\n");
-    text
-}
-
-/// The usual backend: bucket, key, region and lock table of `store`.
-fn app_tf(store: &Store, key: &str) -> String {
-    backend_tf(&[
-        ("bucket", &store.bucket),
-        ("key", key),
-        ("region", REGION),
-        ("dynamodb_table", &store.table),
-    ])
-}
-
-fn tree(files: &[(&str, &str)]) -> TempDir {
-    let dir = TempDir::new().unwrap();
-    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
-    write_files(dir.path(), &files);
-    dir
-}
-
-/// What one run of tflock printed and how long it took.
-struct Run {
-    out: Output,
-    took: Duration,
-}
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.out.status.code().unwrap_or_else(|| {
-            panic!(
-                "killed by a signal: {:?}\n{}",
-                self.out.status,
-                stderr(&self.out)
-            )
-        })
-    }
-
-    fn stdout(&self) -> String {
-        stdout(&self.out)
-    }
-
-    fn stderr(&self) -> String {
-        stderr(&self.out)
-    }
-
-    /// Stdout and stderr together.
-    fn text(&self) -> String {
-        format!("{}{}", self.stdout(), self.stderr())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout())
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.text()))
-    }
-
-    fn assert_code(&self, expected: i32) -> &Self {
-        assert_eq!(
-            self.code(),
-            expected,
-            "unexpected exit code\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.stdout(),
-            self.stderr()
-        );
-        self
-    }
-
-    fn assert_contains(&self, needle: &str) -> &Self {
-        let text = self.text();
-        assert!(text.contains(needle), "output lacks {needle:?}:\n{text}");
-        self
-    }
-
-    fn assert_lacks(&self, needle: &str) -> &Self {
-        let text = self.text();
-        assert!(!text.contains(needle), "output has {needle:?}:\n{text}");
-        self
-    }
-}
-
-/// Runs tflock in `dir` against `endpoint`, isolated from any real AWS setting:
-/// clean environment, dummy credentials, no config files, no instance metadata.
-fn tflock(dir: &Path, endpoint: &str, args: &[&str]) -> Run {
-    let mut cmd = common::tflock_command(dir, args);
-    cmd.env("HOME", "/nonexistent/tflock-test-home")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", endpoint);
-    let start = Instant::now();
-    let out = common::output_within(&mut cmd, LIMIT);
-    let took = start.elapsed();
-    let err = stderr(&out);
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "tflock panicked:\n{err}"
-    );
-    Run { out, took }
-}
-
-/// `apply --auto-approve` with its rollback file outside the tree.
-fn apply(dir: &Path, endpoint: &str, extra: &[&str]) -> (Run, TempDir) {
-    let outside = TempDir::new().unwrap();
-    let rollback = outside.path().join("rollback.json");
-    let mut args = vec![
-        "apply",
-        "--auto-approve",
-        "--rollback-file",
-        rollback.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    (tflock(dir, endpoint, &args), outside)
-}
-
-fn rollback_file(outside: &TempDir) -> Option<String> {
-    std::fs::read_to_string(outside.path().join("rollback.json")).ok()
-}
-
-fn read(dir: &Path, rel: &str) -> String {
-    std::fs::read_to_string(dir.join(rel)).unwrap()
-}
-
-/// The file now locks with an S3 lockfile only.
-fn assert_migrated(dir: &Path, rel: &str) {
-    let text = read(dir, rel);
-    assert!(
-        text.contains("use_lockfile") && text.contains("true") && !text.contains("dynamodb_table"),
-        "{rel} was not migrated:\n{text}"
-    );
-}
 
 /// A blocked apply: exit 1, no file changed, no rollback file.
 fn assert_apply_blocked(dir: &Path, endpoint: &str, extra: &[&str]) -> Run {
     let before = read_tree(dir);
-    let (run, outside) = apply(dir, endpoint, extra);
+    let applied = apply(dir, endpoint, extra);
+    let run = applied.run;
     run.assert_code(1).assert_contains("blocked");
     assert_eq!(
         read_tree(dir),
@@ -383,7 +34,7 @@ fn assert_apply_blocked(dir: &Path, endpoint: &str, extra: &[&str]) -> Run {
         run.text()
     );
     assert!(
-        rollback_file(&outside).is_none(),
+        applied.rollback.is_none(),
         "a blocked apply wrote a rollback file"
     );
     run
@@ -416,12 +67,15 @@ fn all_free_plan_shows_migrate_and_apply_rewrites() {
         .assert_code(0)
         .assert_contains("2 states: 0 locks held, 0 unverified");
 
-    let (run, outside) = apply(dir.path(), &moto.url, &[]);
-    run.assert_code(0).assert_contains("Apply complete!");
+    let applied = apply(dir.path(), &moto.url, &[]);
+    applied
+        .run
+        .assert_code(0)
+        .assert_contains("Apply complete!");
     assert_migrated(dir.path(), "app/main.tf");
-    assert!(rollback_file(&outside).is_some(), "no rollback file");
+    assert!(applied.rollback.is_some(), "no rollback file");
     // The probe object is gone again; digest items and states are untouched.
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -454,7 +108,7 @@ fn a_dynamodb_lock_on_the_default_workspace_blocks_plan_and_apply() {
     assert_apply_blocked(dir.path(), &moto.url, &[])
         .assert_contains("alice@ci-runner-7")
         .assert_contains("6f1b9c1e-0d2a-4c55-9b43-5e0c1f7d2a10");
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -484,7 +138,7 @@ fn a_dynamodb_lock_on_a_named_workspace_blocks() {
         // The default workspace is free and not named as a blocker.
         .assert_lacks("state app/terraform.tfstate (workspace default)");
     assert_apply_blocked(dir.path(), &moto.url, &[]).assert_contains("workspace dev");
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -521,7 +175,7 @@ fn a_lock_under_a_custom_workspace_key_prefix_blocks() {
         .assert_contains("carol@laptop")
         .assert_contains("a0c4d6e8-1111-4222-8333-944455556666");
     assert_apply_blocked(dir.path(), &moto.url, &[]);
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 /// A lock on `<workspace_key_prefix>/<W>/<key>` is a lock on a state of this
@@ -560,7 +214,7 @@ fn a_lock_on_a_workspace_without_a_state_object_yet_blocks() {
         .assert_contains("olivia@workspace-new")
         .assert_contains("peggy@workspace-new");
     assert_apply_blocked(dir.path(), &moto.url, &[]);
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -585,7 +239,7 @@ fn an_s3_lockfile_blocks_and_names_its_holder() {
         .assert_contains("d3b07384-d9a0-4c9b-8f5e-1a2b3c4d5e6f")
         .assert_lacks("DynamoDB lock held");
     assert_apply_blocked(dir.path(), &moto.url, &[]).assert_contains("dave@newer-checkout");
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -610,7 +264,7 @@ fn a_stale_lock_suggests_force_unlock_in_its_directory() {
         .assert_contains("in live/svc");
     // Still blocked: advice is all tflock gives, it never unlocks.
     assert_apply_blocked(dir.path(), &moto.url, &[]).assert_contains("force-unlock");
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 // ---------------------------------------------------------------------------
@@ -658,7 +312,7 @@ fn a_missing_lock_table_or_bucket_is_unverified_and_blocks() {
         .assert_contains("NoSuchBucket");
     assert_eq!(plan.stdout().matches("-> blocked").count(), 2);
     assert_apply_blocked(dir.path(), &moto.url, &[]).assert_contains("unverified");
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 /// The backend says us-east-1; its bucket and table live in eu-west-1. Moto serves
@@ -685,7 +339,7 @@ fn a_backend_in_the_wrong_region_fails_closed() {
         .assert_contains("unverified")
         .assert_contains(&store.table);
     assert_apply_blocked(dir.path(), &moto.url, &[]);
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 /// A tree whose one backend's AWS answers are decided by the endpoint alone.
@@ -727,7 +381,7 @@ fn an_unreachable_endpoint_fails_closed_within_the_timeout() {
 
 #[test]
 fn access_denied_fails_closed() {
-    let proxy = Proxy::start("deny", None);
+    let proxy = Proxy::start(&["deny"], None);
     let dir = offline_tree();
     let files = read_tree(dir.path());
     tflock(dir.path(), &proxy.url(), &["plan"])
@@ -746,7 +400,7 @@ fn access_denied_fails_closed() {
 /// default (`--aws-timeout SECONDS` to change it)": the whole check, not each call.
 #[test]
 fn an_endpoint_that_never_answers_fails_closed_within_the_timeout() {
-    let proxy = Proxy::start("hang", None);
+    let proxy = Proxy::start(&["hang"], None);
     let dir = offline_tree();
     let run = assert_apply_blocked(dir.path(), &proxy.url(), &["--aws-timeout", "3"]);
     run.assert_contains("unverified");
@@ -775,7 +429,7 @@ fn a_store_that_ignores_if_none_match_blocks_every_backend_in_its_bucket() {
         ("one/main.tf", &app_tf(&store, "one/terraform.tfstate")),
         ("two/main.tf", &app_tf(&store, "two/terraform.tfstate")),
     ]);
-    let proxy = Proxy::start("strip-if-none-match", Some(&moto.url));
+    let proxy = Proxy::start(&["strip-if-none-match"], Some(&moto.url));
 
     // Straight to the emulator, which enforces If-None-Match, both may migrate.
     tflock(dir.path(), &moto.url, &["plan"])
@@ -799,14 +453,14 @@ fn a_store_that_ignores_if_none_match_blocks_every_backend_in_its_bucket() {
         .assert_contains("--skip-probe");
 
     assert_apply_blocked(dir.path(), &proxy.url(), &[]);
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 
-    let (run, _outside) = apply(dir.path(), &proxy.url(), &["--skip-probe"]);
+    let run = apply(dir.path(), &proxy.url(), &["--skip-probe"]).run;
     run.assert_code(0).assert_contains("Apply complete!");
     assert_migrated(dir.path(), "one/main.tf");
     assert_migrated(dir.path(), "two/main.tf");
     // The probe objects were removed again.
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 // ---------------------------------------------------------------------------
@@ -898,7 +552,7 @@ fn terragrunt_unit_keys_are_relative_to_the_root_file() {
             ("b/terraform.tfstate".into(), "live/b".into(), "free".into()),
         ]
     );
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -948,7 +602,7 @@ fn a_terragrunt_root_without_units_is_blocked_by_any_lock_under_its_key_prefix()
         .assert_contains("99999999-8888-4777-8666-555555555555")
         .assert_lacks("grace@elsewhere");
     assert_apply_blocked(dir.path(), &moto.url, &[]);
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 // ---------------------------------------------------------------------------
@@ -984,7 +638,8 @@ fn apply_migrates_the_free_backend_and_leaves_the_blocked_one() {
     let (store, dir, before) = mixed(&moto, "mixed");
     let held_before = read(dir.path(), "held/main.tf");
 
-    let (run, outside) = apply(dir.path(), &moto.url, &[]);
+    let applied = apply(dir.path(), &moto.url, &[]);
+    let run = &applied.run;
     run.assert_code(1)
         .assert_contains("free/main.tf:2 (terraform)")
         .assert_contains("-> migrate")
@@ -993,18 +648,18 @@ fn apply_migrates_the_free_backend_and_leaves_the_blocked_one() {
         .assert_contains("Apply complete! 1 file changed.");
     assert_migrated(dir.path(), "free/main.tf");
     assert_eq!(read(dir.path(), "held/main.tf"), held_before);
-    let rollback = rollback_file(&outside).expect("rollback file");
+    let rollback = applied.rollback.as_deref().expect("rollback file");
     assert!(rollback.contains("free/main.tf"), "{rollback}");
     assert!(!rollback.contains("held/main.tf"), "{rollback}");
 
     // A second apply has nothing left it may do and still says why.
-    let (again, _outside) = apply(dir.path(), &moto.url, &[]);
-    again
+    apply(dir.path(), &moto.url, &[])
+        .run
         .assert_code(1)
         .assert_contains("ivan@deploy")
         .assert_contains("Nothing to apply");
     assert_eq!(read(dir.path(), "held/main.tf"), held_before);
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -1066,7 +721,7 @@ fn plan_json_has_locks_per_backend_and_action_blocked() {
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert_eq!(changed, ["free/main.tf"]);
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -1164,7 +819,7 @@ fn locks_json_reports_every_state_with_its_locks_and_digest() {
         .assert_contains("held by ken@dynamo")
         .assert_contains("held by judy@lockfile")
         .assert_contains("3 states: 2 locks held, 0 unverified");
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }
 
 #[test]
@@ -1181,15 +836,20 @@ fn plan_offline_makes_no_aws_call() {
             .assert_contains("not checked")
             .assert_lacks("unverified");
     }
-    // A silent endpoint would hold any AWS call for the whole timeout.
-    let proxy = Proxy::start("hang", None);
+    // Every request to the endpoint passes the proxy and is counted there.
+    let proxy = Proxy::counting(&closed_endpoint());
     let run = tflock(
         dir.path(),
         &proxy.url(),
         &["plan", "--offline", "--format", "json"],
     );
     run.assert_code(0);
-    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+    let counts = proxy.counts();
+    assert!(
+        counts.all().is_empty(),
+        "plan --offline sent AWS requests: {:#?}",
+        counts.all()
+    );
     let doc = run.json();
     assert_eq!(doc["backends"][0]["action"], "migrate");
     assert_eq!(doc["backends"][0]["locks"], "not checked");
@@ -1211,7 +871,8 @@ fn apply_skip_lock_check_writes_despite_a_held_lock_with_a_loud_warning() {
     ));
     let dir = tree(&[("app/main.tf", &app_tf(&store, "app/terraform.tfstate"))]);
 
-    let (run, outside) = apply(dir.path(), &moto.url, &["--skip-lock-check"]);
+    let applied = apply(dir.path(), &moto.url, &["--skip-lock-check"]);
+    let run = &applied.run;
     run.assert_code(0).assert_contains("Apply complete!");
     let warning = run.stderr();
     assert!(
@@ -1222,9 +883,9 @@ fn apply_skip_lock_check_writes_despite_a_held_lock_with_a_loud_warning() {
         warning.contains("NOT verify"),
         "warning not loud:\n{warning}"
     );
-    assert!(rollback_file(&outside).is_some());
+    assert!(applied.rollback.is_some());
     assert_migrated(dir.path(), "app/main.tf");
     // It neither checked (no lock holder named) nor touched the lock.
     run.assert_lacks("mallory@racing");
-    store.assert_unchanged(&before);
+    store.assert_unchanged(&before, "tflock");
 }

@@ -1,6 +1,34 @@
-//! Helpers shared by the end-to-end tests: the real binary, fixture copies, and
-//! the reference HCL checker.
+//! The one test harness every end-to-end test shares (`mod common;` at the top of
+//! a test file). Where a new test goes:
+//!
+//! - a pure function of the library: a unit test next to the code in `src/`;
+//! - the CLI on fixture trees, no AWS (flags, output, exit codes): `tests/cli.rs`,
+//!   with snapshots in `tests/snapshots/`; whole fixture repositories:
+//!   `tests/fixtures_e2e.rs`;
+//! - lock checks against the emulator (held, free, stale, unverifiable):
+//!   `tests/verify.rs`; AWS faults through the proxy: `tests/faults.rs`;
+//! - rollback, `apply --hold-locks`, next steps, `status`: `tests/rollout.rs`;
+//! - anything real Terraform must accept or do: `tests/terraform.rs`.
+//!
+//! The pieces:
+//!
+//! - this file: the binary (`tflock`, `tflock_command`, `output_within`), fixture
+//!   copies, the reference HCL checker, and what a test needs from its
+//!   environment (`moto`, `hclcheck`, `script`): on CI (`CI=true`) a missing tool
+//!   fails the test, elsewhere the test says loudly that it skipped;
+//! - [`aws`]: the emulator, a test's own bucket and table ([`aws::Store`], seeded
+//!   in Terraform's format with [`aws::Seed`]), the fault proxy and its request
+//!   counts;
+//! - [`run`]: tflock against an endpoint with an isolated AWS environment, the
+//!   [`run::Run`] assertions, background processes, cases in parallel;
+//! - [`tree`]: backend blocks as `terraform fmt` prints them, temporary trees;
+//! - [`terraform`]: the real `terraform` binary, offline, against the emulator.
 #![allow(dead_code)]
+
+pub mod aws;
+pub mod run;
+pub mod terraform;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -237,4 +265,33 @@ pub fn unique(tag: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// `script(1)`, which runs a command under a pseudo-terminal, when installed.
+///
+/// On CI (`CI=true`) it must be there: a terminal test must not pass by doing
+/// nothing. Elsewhere a test without it says that it skipped.
+pub fn script(test: &str) -> Option<PathBuf> {
+    let found = on_path("script");
+    if found.is_none() {
+        unavailable(test, "script(1) is not installed (util-linux or bsdutils)");
+    }
+    found
+}
+
+/// A tool `test` needs is missing: on CI (`CI=true`) the test fails; elsewhere it
+/// says loudly that it skipped (the caller then returns).
+pub fn unavailable(test: &str, why: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: {why}; CI needs it");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// The first `name` in a folder of PATH.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
 }
