@@ -9,6 +9,7 @@ use crate::parse::{self, Backend};
 use crate::plan::{self, Action, Edit, Strategy};
 use crate::preflight::Finding;
 use crate::preflight::facts::{self, Fact};
+use crate::preflight::overrides::{self, InitOverride};
 use crate::source::{Source, sha256_hex};
 use crate::verify::{BackendLocks, Unit};
 use serde::Serialize;
@@ -86,6 +87,9 @@ pub struct RepoPlan {
     pub facts: Vec<Fact>,
     /// What the preflight wants people to see.
     pub findings: Vec<Finding>,
+    /// Init-time overrides (`-backend-config` in CI files, scripts,
+    /// `TF_CLI_ARGS_init`, Terragrunt `extra_arguments`), by source and line.
+    pub overrides: Vec<InitOverride>,
 }
 
 impl RepoPlan {
@@ -184,6 +188,7 @@ pub fn scan_with(
             }
         }
     }
+    overrides::collect(&mut repo, cwd, strategy);
     repo
 }
 
@@ -216,7 +221,9 @@ fn plan_file(
         } else {
             std::fs::read(&candidate.path).unwrap_or_default()
         };
-        return (None, None, facts::facts_of(&candidate, &bytes));
+        let mut facts = facts::facts_of(&candidate, &bytes);
+        facts.extend(overrides::fact_of(&candidate, &bytes, cwd));
+        return (None, None, facts);
     }
     // One open: its size decides whether to read it at all.
     let bytes = match read_capped(&candidate.path) {
@@ -233,8 +240,20 @@ fn plan_file(
         }
         Err(e) => return fail(1, 1, format!("cannot read: {e}")),
     };
+    // backend.hcl, backend.conf, ...: partial configurations only if they look like one.
+    let Some(candidate) = overrides::partial::classify(candidate, &bytes) else {
+        return (None, None, Vec::new());
+    };
+    if let Some(problem) = overrides::partial::not_literal(&candidate, &bytes) {
+        return (
+            Some(FileOutcome::Failed(problem, Vec::new())),
+            None,
+            Vec::new(),
+        );
+    }
     let unit = discover::terragrunt_unit(&candidate, &bytes, cwd);
-    let facts = facts::facts_of(&candidate, &bytes);
+    let mut facts = facts::facts_of(&candidate, &bytes);
+    facts.extend(overrides::fact_of(&candidate, &bytes, cwd));
     (plan_bytes(candidate, bytes, strategy), unit, facts)
 }
 
