@@ -321,10 +321,9 @@ pub fn ci_overrides(display: &str, text: &str, ctx: &Context) -> Vec<InitOverrid
                     shell::eval_dir(&d, dir.as_deref(), &anchors)
                 });
         }
-        let dir = if arg.action_input {
-            start
-        } else {
-            // `cd`s earlier in the same shell session, then on the line itself.
+        // From a start directory: `cd`s earlier in the same shell session, then
+        // on the line itself, then `-chdir`.
+        let run_dir = |start: Option<String>| -> Option<String> {
             let session = match runner {
                 Runner::Script => Some(0),
                 Runner::Make { oneshell: true } => {
@@ -341,26 +340,41 @@ pub fn ci_overrides(display: &str, text: &str, ctx: &Context) -> Vec<InitOverrid
                 }
             }
             let (command, at) = shell_command(runner, &arg.command, arg.at);
-            let runs = shell::runs_here(&command, at);
-            match (&arg.env, runs) {
+            match (&arg.env, shell::runs_here(&command, at)) {
                 // An exported variable: the command it reaches runs later, anywhere.
                 (Some(_), false) if !explicit => None,
                 (Some(_), false) => sh.cwd,
                 _ => shell::dir_at(&command, at, sh.cwd, &anchors),
             }
         };
+        let dir = if arg.action_input {
+            start.clone()
+        } else {
+            run_dir(start.clone())
+        };
+        // Where a relative `-backend-config=FILE` is looked for: the directory
+        // init runs in; unknown, the same `cd`s and `-chdir` from the script's
+        // folder and from the repository root. An action's `backend_config_file`
+        // is relative to the workspace, not `path`.
+        let mut file_dirs: Vec<String> = if arg.action_input {
+            base.iter().cloned().collect()
+        } else if let Some(d) = &dir {
+            vec![d.clone()]
+        } else if start.is_none() {
+            [&ctx.source_dir, &ctx.repo_root]
+                .into_iter()
+                .filter_map(|b| run_dir(Some(b.clone())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        file_dirs.dedup();
         let via = match (&arg.env, arg.action_input) {
             (Some(var), _) => Via::EnvVar(var.clone()),
             (None, true) => Via::ActionInput,
             (None, false) => Via::Argument,
         };
-        // An action's `backend_config_file` is relative to the workspace, not `path`.
-        let file_dir = if arg.action_input {
-            base.as_deref()
-        } else {
-            dir.as_deref()
-        };
-        let kind = kind_of(&arg.value, file_dir, ctx, SourceDirs::Ci);
+        let kind = kind_of(&arg.value, &file_dirs, ctx);
         out.push(InitOverride {
             source: display.to_string(),
             line: arg.line,
@@ -470,9 +484,14 @@ pub fn findings(overrides: &[InitOverride]) -> Vec<Finding> {
         };
         let message = match file {
             Some(_) if *exists => continue,
-            Some(file) => format!(
+            Some(file) if o.dir.is_some() => format!(
                 "-backend-config={path} names a file that does not exist ({file}): the \
                  backend it configures cannot be checked"
+            ),
+            Some(file) => format!(
+                "-backend-config={path}: no such file where init may run (looked for {file} and \
+                 next to this file; the directory init runs in is not known): the backend it \
+                 configures cannot be checked"
             ),
             None => format!(
                 "-backend-config={path}: the file name depends on a variable, so tflock cannot \
@@ -496,20 +515,13 @@ fn arg_first_line(arg: &ArgSite, lines: &[ci::Line]) -> usize {
     arg.first_line.saturating_sub(1).min(lines.len())
 }
 
-/// Where a relative `-backend-config=FILE` may be, when its directory is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceDirs {
-    /// A CI file: its folder, then the repository root.
-    Ci,
-    /// Terragrunt: the unit's folder only (`dir` is always known).
-    Terragrunt,
-}
-
-/// What `-backend-config=<value>` means, with a file path resolved from `dir`.
-pub fn kind_of(value: &str, dir: Option<&str>, ctx: &Context, dirs: SourceDirs) -> OverrideKind {
+/// What `-backend-config=<value>` means; a relative file path is looked for in
+/// `dirs` (display paths, in order), or when none is given in the source's
+/// folder, then the repository root.
+pub fn kind_of(value: &str, dirs: &[String], ctx: &Context) -> OverrideKind {
     let value = value.trim();
     let Some(eq) = value.find('=') else {
-        return file_kind(value, dir, ctx, dirs);
+        return file_kind(value, dirs, ctx);
     };
     let key = value[..eq].trim();
     let is_ident = key
@@ -543,7 +555,7 @@ pub fn kind_of(value: &str, dir: Option<&str>, ctx: &Context, dirs: SourceDirs) 
     }
 }
 
-fn file_kind(path: &str, dir: Option<&str>, ctx: &Context, dirs: SourceDirs) -> OverrideKind {
+fn file_kind(path: &str, dirs: &[String], ctx: &Context) -> OverrideKind {
     let path = unquote(path).to_string();
     let unknown = OverrideKind::File {
         path: path.clone(),
@@ -556,16 +568,13 @@ fn file_kind(path: &str, dir: Option<&str>, ctx: &Context, dirs: SourceDirs) -> 
     }
     let candidates: Vec<PathBuf> = if Path::new(&path).is_absolute() {
         vec![PathBuf::from(&path)]
-    } else if let Some(dir) = dir {
-        vec![ctx.cwd.join(dir).join(&path)]
+    } else if dirs.is_empty() {
+        vec![
+            ctx.cwd.join(&ctx.source_dir).join(&path),
+            ctx.cwd.join(&ctx.repo_root).join(&path),
+        ]
     } else {
-        match dirs {
-            SourceDirs::Ci => vec![
-                ctx.cwd.join(&ctx.source_dir).join(&path),
-                ctx.cwd.join(&ctx.repo_root).join(&path),
-            ],
-            SourceDirs::Terragrunt => vec![ctx.cwd.join(&ctx.source_dir).join(&path)],
-        }
+        dirs.iter().map(|d| ctx.cwd.join(d).join(&path)).collect()
     };
     let found = candidates.iter().find(|p| p.is_file()).cloned();
     let exists = found.is_some();

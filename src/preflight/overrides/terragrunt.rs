@@ -9,7 +9,7 @@
 //! are filled in; any other `${...}` stays, and makes the value partial. An
 //! element that is not a string (a local, a function) is [`OverrideKind::Unreadable`].
 
-use super::{Context, InitOverride, OverrideKind, SourceDirs, Via, kind_of};
+use super::{Context, InitOverride, OverrideKind, Via, kind_of};
 use crate::source::Source;
 use hcl_edit::Span;
 use hcl_edit::expr::Expression;
@@ -105,7 +105,11 @@ pub fn overrides(
                 push(
                     &mut out,
                     offset,
-                    kind_of(&value, unit_dir, ctx, SourceDirs::Terragrunt),
+                    kind_of(
+                        &value,
+                        &[unit_dir.unwrap_or(&ctx.source_dir).to_string()],
+                        ctx,
+                    ),
                 );
             }
         }

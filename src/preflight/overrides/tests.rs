@@ -307,7 +307,7 @@ fn join_dir_folds_dots() {
 #[test]
 fn kind_of_reads_values() {
     let ctx = Context::fixed(".", ".", Path::new("/r"));
-    let setting = |v: &str| match kind_of(v, Some("."), &ctx, SourceDirs::Ci) {
+    let setting = |v: &str| match kind_of(v, &[".".to_string()], &ctx) {
         OverrideKind::Setting {
             key,
             value,
