@@ -77,10 +77,12 @@ pub fn looks_like_s3(bytes: &[u8]) -> bool {
 
 /// The first top-level value that is not a literal, as a problem: Terraform
 /// refuses variables and functions in a `-backend-config` file. `None` for a
-/// file that is not valid HCL (the parser reports that) or whose values are
-/// all literals.
+/// `*.tfbackend` file, a file that is not valid HCL (the parser reports that),
+/// or one whose values are all literals.
 pub fn not_literal(candidate: &Candidate, bytes: &[u8]) -> Option<Problem> {
-    if candidate.kind != FileKind::Tfbackend {
+    // `*.tfbackend` files keep their behaviour (values that are expressions are
+    // planned and shown as written); the check is for the names this module adds.
+    if candidate.kind != FileKind::Tfbackend || candidate.display.ends_with(".tfbackend") {
         return None;
     }
     let text = std::str::from_utf8(bytes).ok()?;
@@ -307,5 +309,9 @@ mod tests {
         assert_eq!((p.line, p.column), (1, 28));
         // Syntax errors are the parser's to report.
         assert_eq!(not_literal(&c, b"bucket = \n"), None);
+        assert_eq!(
+            not_literal(&candidate("x.s3.tfbackend"), b"key = local.k\n"),
+            None
+        );
     }
 }
