@@ -188,7 +188,7 @@ pub fn scan_with(
             }
         }
     }
-    overrides::collect(&mut repo, cwd, strategy);
+    overrides::collect(&mut repo, cwd, strategy, selection);
     repo
 }
 

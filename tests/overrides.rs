@@ -296,3 +296,31 @@ fn a_backend_config_file_terraform_cannot_read_is_reported_and_left_alone() {
         .collect();
     assert_eq!(after, before);
 }
+
+#[test]
+fn excluded_files_stay_out_even_when_passed_with_backend_config() {
+    let (_tmp, work) = work_copy("monorepo");
+    let out = tflock(
+        &work,
+        &[
+            "plan",
+            "--offline",
+            "--format",
+            "json",
+            "--exclude",
+            "envs/stage/**",
+        ],
+    );
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("plan JSON");
+    let files: Vec<&str> = doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        !files.iter().any(|f| f.starts_with("envs/stage/")),
+        "{files:?}"
+    );
+    assert!(files.contains(&"envs/prod/backend.hcl"), "{files:?}");
+}

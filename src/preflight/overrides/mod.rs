@@ -41,7 +41,7 @@ mod yaml;
 use super::Finding;
 use super::ci::{self, ArgSite};
 use super::facts::Fact;
-use crate::discover::{Candidate, FileKind};
+use crate::discover::{Candidate, FileKind, Selection};
 use crate::plan::Strategy;
 use crate::scan::RepoPlan;
 use serde::Serialize;
@@ -408,7 +408,8 @@ fn shell_command(runner: Runner, command: &str, at: usize) -> (Vec<char>, usize)
 /// moves them from the facts onto `repo.overrides`, evaluates the
 /// `extra_arguments` of Terragrunt root files once per unit that includes them,
 /// and plans the files `-backend-config=FILE` names as partial configurations.
-pub fn collect(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy) {
+/// Referenced files that `selection` leaves out (`--exclude`, `--include`) stay out.
+pub fn collect(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, selection: &Selection) {
     let mut found = Vec::new();
     repo.facts.retain_mut(|fact| match fact {
         Fact::Overrides(list) => {
@@ -446,7 +447,7 @@ pub fn collect(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy) {
         (&a.source, a.line, a.column, &a.dir).cmp(&(&b.source, b.line, b.column, &b.dir))
     });
     repo.overrides = found;
-    partial::plan_referenced(repo, strategy);
+    partial::plan_referenced(repo, strategy, selection);
 }
 
 /// For each `-backend-config=FILE` (display path) passed from a known
@@ -532,9 +533,13 @@ pub fn kind_of(value: &str, dirs: &[String], ctx: &Context) -> OverrideKind {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !is_ident {
-        return OverrideKind::Unreadable {
-            text: value.to_string(),
+        // Whatever it sets, a secret's value is not kept.
+        let secret = crate::report::SECRET_KEYS.iter().any(|k| value.contains(k));
+        let text = match value.find('=') {
+            Some(eq) if secret => format!("{}={REDACTED}", &value[..eq]),
+            _ => value.to_string(),
         };
+        return OverrideKind::Unreadable { text };
     }
     let raw = unquote(&value[eq + 1..]);
     let prefix_end = unknown_at(raw).unwrap_or(raw.len());

@@ -9,7 +9,7 @@
 //! migrated.
 
 use super::{InitOverride, OverrideKind};
-use crate::discover::{Candidate, FileKind, MAX_FILE_BYTES};
+use crate::discover::{Candidate, FileKind, MAX_FILE_BYTES, Selection};
 use crate::plan::Strategy;
 use crate::scan::{FileOutcome, Problem, RepoPlan};
 use crate::source::Source;
@@ -139,7 +139,7 @@ fn first_non_literal(e: &Expression) -> Option<&Expression> {
 /// Plans, as partial configurations, the files that `-backend-config=FILE`
 /// overrides name and the walk did not plan (any name: `prod.backend`, a
 /// `backend.hcl` that does not look like one, a file outside the scanned paths).
-pub fn plan_referenced(repo: &mut RepoPlan, strategy: Strategy) {
+pub fn plan_referenced(repo: &mut RepoPlan, strategy: Strategy, selection: &Selection) {
     let mut seen: BTreeSet<String> = repo
         .files
         .iter()
@@ -163,6 +163,17 @@ pub fn plan_referenced(repo: &mut RepoPlan, strategy: Strategy) {
         .collect();
     for (fs_path, display, by) in referenced {
         if !seen.insert(display.clone()) {
+            continue;
+        }
+        let excluded = selection
+            .exclude
+            .as_ref()
+            .is_some_and(|g| g.is_match(&display));
+        let included = selection
+            .include
+            .as_ref()
+            .is_none_or(|g| g.is_match(&display));
+        if excluded || !included {
             continue;
         }
         // Terraform and CI files are never partial configurations.

@@ -284,6 +284,7 @@ terraform init -backend-config=access_key=AKIAXXXX -backend-config=secret_key=\"
 terraform init -backend-config=$BACKEND_FILE
 echo \"run terraform init -backend-config=key=x by hand\"
 terraform init -backend-config=workspace_key_prefix=
+terraform init -backend-config=\"${P}secret_key=abc\"
 ",
         "
         1:16 ? arg unreadable:$KEY=$VALUE
@@ -291,6 +292,7 @@ terraform init -backend-config=workspace_key_prefix=
         2:52 ? arg secret_key=(sensitive value) partial:
         3:16 ? arg file:$BACKEND_FILE -> ?
         5:16 ? arg workspace_key_prefix=
+        6:16 ? arg unreadable:${P}secret_key=(sensitive value)
         ",
     );
 }
