@@ -335,7 +335,8 @@ pub fn ci_overrides(display: &str, text: &str, ctx: &Context) -> Vec<InitOverrid
             };
             let mut sh = shell::Session::new(start);
             if let Some(from) = session {
-                for line in &lines[from..arg_first_line(arg, &lines)] {
+                let to = arg_first_line(arg, &lines).max(from);
+                for line in &lines[from..to] {
                     sh.feed(&yaml::shell_text(line, yaml), &anchors);
                 }
             }

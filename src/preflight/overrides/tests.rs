@@ -341,3 +341,48 @@ fn kind_of_reads_values() {
         ("token".into(), REDACTED.into(), String::new(), true)
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(1500))]
+    /// Whatever the file (any runner), extraction never panics, and every
+    /// override of a command line points at its `-backend-config` argument.
+    #[test]
+    fn never_panics_and_positions_point_at_the_argument(
+        name in proptest::sample::select(vec![
+            "deploy.sh", "Makefile", ".github/workflows/x.yml", ".gitlab-ci.yml",
+            "Jenkinsfile", "Taskfile.yml", "justfile", "atlantis.yaml",
+        ]),
+        parts in proptest::collection::vec(proptest::sample::select(vec![
+            "-backend-config", "-backend-config=", "key=", "a.hcl", "=", " ", "\t", "\n",
+            "\\\n", "\"", "'", "#", "cd ", "cd", "pushd ", "popd", "..", "/", "envs",
+            "-chdir=", "-chdir ", "terraform ", "init ", "&&", ";", "(", ")", "|", "- ",
+            "run: ", "run: |", "script:", "working-directory: ", "defaults:", "dir: ",
+            "dir('", "') {", "}", "{", "sh '", "$(dirname \"$0\")", "${X}", "$", "${{", "}}",
+            "TF_CLI_ARGS_init=", "export ", ".ONESHELL:", "ü", "\u{feff}", "\r\n",
+            "backend_config: ", "path: ",
+        ]), 0..40)
+    ) {
+        let text: String = parts.concat();
+        let ctx = Context::fixed(
+            &crate::verify::targets::parent_dir(name),
+            ".",
+            Path::new("/nonexistent-repo"),
+        );
+        let stripped = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        for o in ci_overrides(name, &text, &ctx) {
+            if o.via == Via::ActionInput {
+                continue;
+            }
+            let line = stripped.split('\n').nth(o.line - 1).unwrap_or_default();
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let at: String = line.chars().skip(o.column - 1).collect();
+            proptest::prop_assert!(
+                at.trim_start_matches('-').starts_with("backend-config"),
+                "{o:?} not at {at:?} in {text:?}"
+            );
+            if let Some(dir) = &o.dir {
+                proptest::prop_assert!(!dir.starts_with('/') && !dir.contains('$'), "{o:?}");
+            }
+        }
+    }
+}
