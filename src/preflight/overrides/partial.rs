@@ -53,26 +53,18 @@ pub fn classify(mut candidate: Candidate, bytes: &[u8]) -> Option<Candidate> {
 }
 
 /// Top-level attributes only, at least one of them S3's. A file HCL cannot
-/// parse still counts when its lines start like S3 attributes (then the scan
-/// reports where it breaks).
+/// parse does not count (an INI `backend.conf` of another tool is not ours);
+/// it is read, and its syntax error reported, only when `-backend-config`
+/// names it.
 pub fn looks_like_s3(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    match text.parse::<Body>() {
-        Ok(body) => {
-            body.blocks().next().is_none()
-                && body.attributes().any(|a| S3_KEYS.contains(&a.key.as_str()))
-        }
-        Err(_) => text.lines().any(|l| {
-            let l = l.trim_start();
-            S3_KEYS.iter().any(|k| {
-                l.strip_prefix(k)
-                    .is_some_and(|r| r.trim_start().starts_with('='))
-            })
-        }),
-    }
+    text.parse::<Body>().is_ok_and(|body| {
+        body.blocks().next().is_none()
+            && body.attributes().any(|a| S3_KEYS.contains(&a.key.as_str()))
+    })
 }
 
 /// The first top-level value that is not a literal, as a problem: Terraform
@@ -285,10 +277,12 @@ mod tests {
         let kind = |name: &str, bytes: &[u8]| classify(candidate(name), bytes).map(|c| c.kind);
         assert_eq!(kind("envs/backend.hcl", s3), Some(FileKind::Tfbackend));
         assert_eq!(kind("envs/backend.conf", s3), Some(FileKind::Tfbackend));
-        // Not HCL, but written as S3 settings: planned, so the parse error is reported.
+        // Not HCL: not a partial configuration unless -backend-config names it
+        // (a `.hcl` stays Terragrunt, whose parser reports the syntax error).
+        assert_eq!(kind("backend.conf", b"[backend]\nkey = value\n"), None);
         assert_eq!(
-            kind("backend.conf", b"bucket: b\nkey = ${X}\n"),
-            Some(FileKind::Tfbackend)
+            kind("backend.hcl", b"bucket = \n"),
+            Some(FileKind::Terragrunt)
         );
         let tg = b"remote_state {\n  backend = \"s3\"\n}\n";
         assert_eq!(kind("backend.hcl", tg), Some(FileKind::Terragrunt));
