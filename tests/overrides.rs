@@ -6,7 +6,8 @@
 //! Makefile, a script and a GitHub workflow; a workflow step with
 //! `working-directory:` passes a file with an unusual name (`stage.backend`) and
 //! one that does not exist; a job sets `TF_CLI_ARGS_init`; a Terragrunt root's
-//! `extra_arguments` overrides the key of its unit; `legacy/backend.conf` is a
+//! `extra_arguments` overrides the key of its units, and a unit passes its own
+//! `${get_terragrunt_dir()}/unit.backend.hcl`; `legacy/backend.conf` is a
 //! partial configuration nobody references, and `tg/backend.hcl` is a Terragrunt
 //! file that only shares the name. `not-hcl/` passes a file Terraform cannot read.
 
@@ -118,8 +119,11 @@ fn plan_lists_every_override_with_its_directory() {
         // `cd "$(dirname "$0")"` anchors the script's relative -chdir.
         "deploy.sh:5:3 envs/prod argument file:backend.hcl -> envs/prod/backend.hcl exists=true",
         "deploy.sh:6:3 envs/prod argument key=envs/${ENV}/t.tfstate partial:envs/",
-        // The root's extra_arguments, evaluated for the unit that includes it.
+        // A unit's own extra_arguments, `get_terragrunt_dir()` filled in.
+        "live/other/terragrunt.hcl:8:18 live/other terragrunt_extra_arguments file:${get_terragrunt_dir()}/unit.backend.hcl -> live/other/unit.backend.hcl exists=true",
+        // The root's extra_arguments, evaluated for each unit that includes it.
         "live/root.hcl:16:18 live/app terragrunt_extra_arguments key=live/app/terraform.tfstate",
+        "live/root.hcl:16:18 live/other terragrunt_extra_arguments key=live/other/terraform.tfstate",
     ];
     assert_eq!(got, want, "{:#}", doc["init_overrides"]);
     // Every position points at the argument.
@@ -167,7 +171,8 @@ fn files_passed_with_backend_config_are_planned_whatever_their_name() {
     has("legacy/backend.conf", "tfbackend", "migrate");
     has("tg/backend.hcl", "terragrunt", "migrate");
     has("live/root.hcl", "terragrunt", "migrate");
-    assert_eq!(backends.len(), 8, "{backends:#?}");
+    has("live/other/unit.backend.hcl", "tfbackend", "migrate");
+    assert_eq!(backends.len(), 9, "{backends:#?}");
 
     // The missing file is a finding at the reference, not an error.
     assert_eq!(doc["errors"], serde_json::json!([]));
@@ -232,6 +237,7 @@ fn apply_migrates_partial_files_and_rollback_restores_them() {
                 "envs/prod/backend.hcl",
                 "envs/stage/stage.backend",
                 "legacy/backend.conf",
+                "live/other/unit.backend.hcl",
                 "live/root.hcl",
                 "tg/backend.hcl"
             ],

@@ -74,7 +74,7 @@ pub fn overrides(
                 let item = items[i];
                 let offset = item.span().map_or(0, |s| s.start);
                 i += 1;
-                let Some(arg) = string_of(&source, item, unit_dir, ctx) else {
+                let Some(arg) = written(&source, item) else {
                     push(
                         &mut out,
                         offset,
@@ -90,10 +90,7 @@ pub fn overrides(
                 }
                 let value = match flag.strip_prefix("backend-config") {
                     Some(v) if v.starts_with('=') => v[1..].to_string(),
-                    Some("") => match items
-                        .get(i)
-                        .and_then(|n| string_of(&source, n, unit_dir, ctx))
-                    {
+                    Some("") => match items.get(i).and_then(|n| written(&source, n)) {
                         Some(v) => {
                             i += 1;
                             v
@@ -102,15 +99,13 @@ pub fn overrides(
                     },
                     _ => continue,
                 };
-                push(
-                    &mut out,
-                    offset,
-                    kind_of(
-                        &value,
-                        &[unit_dir.unwrap_or(&ctx.source_dir).to_string()],
-                        ctx,
-                    ),
-                );
+                let dirs = [unit_dir.unwrap_or(&ctx.source_dir).to_string()];
+                let mut kind = kind_of(&fill_functions(&value, unit_dir, ctx), &dirs, ctx);
+                // A file keeps its path as written (no machine path in reports).
+                if let OverrideKind::File { path, .. } = &mut kind {
+                    *path = value.trim().to_string();
+                }
+                push(&mut out, offset, kind);
             }
         }
     }
@@ -129,20 +124,14 @@ fn names_init(commands: Option<&Expression>) -> bool {
     }
 }
 
-/// A string element's value with the unit's path functions filled in; `None`
-/// for anything that is not a string or a template.
-fn string_of(
-    source: &Source,
-    e: &Expression,
-    unit_dir: Option<&str>,
-    ctx: &Context,
-) -> Option<String> {
+/// A string element as written (a template's `${...}` kept); `None` for
+/// anything that is not a string or a template.
+fn written(source: &Source, e: &Expression) -> Option<String> {
     match e {
         Expression::String(s) => Some(s.value().to_string()),
         Expression::StringTemplate(_) => {
             let raw = source_text(source, e);
-            let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-            Some(fill_functions(inner, unit_dir, ctx))
+            Some(raw.strip_prefix('"')?.strip_suffix('"')?.to_string())
         }
         _ => None,
     }
@@ -258,7 +247,7 @@ terraform {
         );
         assert!(
             matches!(kinds[3], (10, OverrideKind::File { path, file: Some(f), .. })
-            if path == "/repo/live/prod/app/../common.backend.hcl" && f == "live/prod/common.backend.hcl")
+            if path == "${get_terragrunt_dir()}/../common.backend.hcl" && f == "live/prod/common.backend.hcl")
         );
         assert!(
             matches!(kinds[4], (11, OverrideKind::Unreadable { text }) if text == "local.more")
