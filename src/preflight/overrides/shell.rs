@@ -169,6 +169,19 @@ pub(super) fn dir_at(
     enter(&mut levels, &cmds[here].frames);
     let cwd = levels.last().and_then(|(_, s)| s.cwd.clone());
     let cmd = &line[cmds[here].start..cmds[here].end];
+    // `terragrunt run-all init` / `run --all init` runs in every unit below:
+    // no one directory.
+    let words = words(cmd);
+    let all = words
+        .iter()
+        .any(|w| w == "run-all" || w == "--all" || w == "--terragrunt-include-dir");
+    if all
+        && words
+            .iter()
+            .any(|w| w.rsplit('/').next() == Some("terragrunt"))
+    {
+        return None;
+    }
     match chdir_of(cmd) {
         Some(chdir) => eval_dir(&chdir, cwd.as_deref(), anchors),
         None => cwd,
@@ -456,6 +469,29 @@ mod tests {
                 None
             ),
             some("envs/prod")
+        );
+    }
+
+    #[test]
+    fn run_all_has_no_one_directory() {
+        assert_eq!(
+            dir(
+                "cd live && terragrunt run-all init -backend-config=k=v",
+                Some(".")
+            ),
+            None
+        );
+        assert_eq!(
+            dir(
+                "terragrunt run --all init -- -backend-config=k=v",
+                Some(".")
+            ),
+            None
+        );
+        // A subshell that ended: its directory does not leak into the next one.
+        assert_eq!(
+            dir("(cd a) ; (terraform init -backend-config=k=v)", Some(".")).as_deref(),
+            Some(".")
         );
     }
 
