@@ -165,7 +165,6 @@ impl Context {
             .ancestors()
             .find(|d| d.join(".git").exists())
             .map(|d| crate::discover::display_path(d, cwd))
-            .filter(|d| !d.starts_with('/'))
             .unwrap_or_else(|| ".".to_string());
         Context {
             source_dir,
@@ -271,7 +270,8 @@ fn base_dir(runner: Runner, display: &str, ctx: &Context) -> Option<String> {
     }
 }
 
-/// The overrides of a CI file, script or pipeline (pure but for `ctx`).
+/// The overrides of a CI file, script or pipeline. Reads the file system only
+/// to see which `-backend-config` files exist (below `ctx.cwd`).
 pub fn ci_overrides(display: &str, text: &str, ctx: &Context) -> Vec<InitOverride> {
     let args = ci::backend_config_args(text);
     if args.is_empty() {
@@ -635,6 +635,8 @@ pub fn join_dir(base: &str, rel: &str) -> Option<String> {
     if rel.starts_with('/') || rel.starts_with('\\') || rel.get(1..2) == Some(":") {
         return None;
     }
+    // A display path outside the cwd is absolute; it stays so.
+    let root = if base.starts_with('/') { "/" } else { "" };
     let mut parts: Vec<&str> = base
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -645,17 +647,17 @@ pub fn join_dir(base: &str, rel: &str) -> Option<String> {
             ".." => {
                 if parts.last().is_some_and(|p| *p != "..") {
                     parts.pop();
-                } else {
+                } else if root.is_empty() {
                     parts.push("..");
                 }
             }
             p => parts.push(p),
         }
     }
-    Some(if parts.is_empty() {
+    Some(if parts.is_empty() && root.is_empty() {
         ".".to_string()
     } else {
-        parts.join("/")
+        format!("{root}{}", parts.join("/"))
     })
 }
 

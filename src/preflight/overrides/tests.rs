@@ -304,6 +304,12 @@ fn join_dir_folds_dots() {
     assert_eq!(join_dir("infra", "..").as_deref(), Some("."));
     assert_eq!(join_dir(".", "../other").as_deref(), Some("../other"));
     assert_eq!(join_dir(".", "/abs"), None);
+    // Outside the cwd, display paths are absolute.
+    assert_eq!(
+        join_dir("/srv/repo", "envs/../x").as_deref(),
+        Some("/srv/repo/x")
+    );
+    assert_eq!(join_dir("/", "..").as_deref(), Some("/"));
 }
 
 #[test]
