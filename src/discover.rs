@@ -34,7 +34,10 @@ impl FileKind {
             Some(FileKind::TerraformJson)
         } else if name.ends_with(".tf") || name.ends_with(".tofu") {
             Some(FileKind::Terraform)
-        } else if name.ends_with(".tfbackend") {
+        } else if name.ends_with(".tfbackend")
+            || crate::preflight::overrides::partial::is_partial_config_name(name)
+        {
+            // backend.hcl & co. are confirmed by their content in the scan.
             Some(FileKind::Tfbackend)
         } else if name.ends_with(".hcl") {
             Some(FileKind::Terragrunt)

@@ -9,6 +9,7 @@ use crate::parse::{self, Backend};
 use crate::plan::{self, Action, Edit, Strategy};
 use crate::preflight::Finding;
 use crate::preflight::facts::{self, Fact};
+use crate::preflight::overrides::{self, InitOverride};
 use crate::resolve::{self, Located, Resolution, Unit};
 use crate::source::{Source, sha256_hex};
 use crate::verify::BackendLocks;
@@ -89,6 +90,9 @@ pub struct RepoPlan {
     pub facts: Vec<Fact>,
     /// What the preflight wants people to see.
     pub findings: Vec<Finding>,
+    /// Init-time overrides (`-backend-config` in CI files, scripts,
+    /// `TF_CLI_ARGS_init`, Terragrunt `extra_arguments`), by source and line.
+    pub overrides: Vec<InitOverride>,
 }
 
 impl RepoPlan {
@@ -165,7 +169,7 @@ pub fn scan_with(
     progress: Option<&indicatif::ProgressBar>,
 ) -> RepoPlan {
     let visited = discover::walk(roots, cwd, selection, progress, |candidate| {
-        let (outcome, facts) = plan_file(candidate, strategy);
+        let (outcome, facts) = plan_file(candidate, cwd, strategy);
         (outcome.is_some() || !facts.is_empty()).then_some((outcome, facts))
     });
     let mut repo = RepoPlan {
@@ -186,12 +190,19 @@ pub fn scan_with(
             }
         }
     }
-    resolve_repo(&mut repo, cwd);
+    // Units first (the overrides of a root's `extra_arguments` are evaluated
+    // per unit), then the files init-time overrides pass are planned too, then
+    // every backend is resolved (the partial files among them complete their
+    // modules).
+    let repository = resolve::Repository::open(cwd);
+    repo.units = repository.units.clone();
+    overrides::collect(&mut repo, cwd, strategy, selection);
+    resolve_repo(&mut repo, &repository, cwd);
     repo
 }
 
 /// Runs the resolve stage over every backend the scan found.
-fn resolve_repo(repo: &mut RepoPlan, cwd: &Path) {
+fn resolve_repo(repo: &mut RepoPlan, repository: &resolve::Repository, cwd: &Path) {
     let texts: std::collections::HashMap<&str, &str> = repo
         .files
         .iter()
@@ -206,15 +217,48 @@ fn resolve_repo(repo: &mut RepoPlan, cwd: &Path) {
             text: texts.get(b.path.as_str()).copied().unwrap_or_default(),
         })
         .collect();
-    let (resolutions, units) = resolve::resolve_all(&located, cwd);
+    let inits: Vec<resolve::InitArgument> = repo.overrides.iter().map(init_argument).collect();
+    let resolutions = repository.resolve_all(&located, &inits, cwd);
     for (b, resolution) in repo.backends.iter_mut().zip(resolutions) {
         b.resolution = resolution;
     }
-    repo.units = units;
+}
+
+/// An init-time override as the resolve stage reads it.
+fn init_argument(o: &InitOverride) -> resolve::InitArgument {
+    use crate::preflight::overrides::OverrideKind;
+    resolve::InitArgument {
+        dir: o.dir.clone(),
+        location: format!("{}:{}", o.source, o.line),
+        what: match &o.kind {
+            OverrideKind::Setting {
+                key,
+                value,
+                literal_prefix,
+                complete,
+            } => resolve::InitWhat::Setting {
+                key: key.clone(),
+                value: value.clone(),
+                literal_prefix: literal_prefix.clone(),
+                complete: *complete,
+            },
+            OverrideKind::File { path, file, .. } => resolve::InitWhat::File {
+                file: file.clone(),
+                path: path.clone(),
+            },
+            OverrideKind::Unreadable { text } => {
+                resolve::InitWhat::Unreadable { text: text.clone() }
+            }
+        },
+    }
 }
 
 /// Reads and plans one candidate, and gathers its facts for the preflight.
-fn plan_file(candidate: Candidate, strategy: Strategy) -> (Option<FileOutcome>, Vec<Fact>) {
+fn plan_file(
+    candidate: Candidate,
+    cwd: &Path,
+    strategy: Strategy,
+) -> (Option<FileOutcome>, Vec<Fact>) {
     let path = candidate.display.clone();
     let fail = |line, column, message: String| {
         let problem = Problem {
@@ -234,7 +278,9 @@ fn plan_file(candidate: Candidate, strategy: Strategy) -> (Option<FileOutcome>, 
         } else {
             std::fs::read(&candidate.path).unwrap_or_default()
         };
-        return (None, facts::facts_of(&candidate, &bytes));
+        let mut facts = facts::facts_of(&candidate, &bytes);
+        facts.extend(overrides::fact_of(&candidate, &bytes, cwd));
+        return (None, facts);
     }
     // One open: its size decides whether to read it at all.
     let bytes = match read_capped(&candidate.path) {
@@ -251,7 +297,15 @@ fn plan_file(candidate: Candidate, strategy: Strategy) -> (Option<FileOutcome>, 
         }
         Err(e) => return fail(1, 1, format!("cannot read: {e}")),
     };
-    let facts = facts::facts_of(&candidate, &bytes);
+    // backend.hcl, backend.conf, ...: partial configurations only if they look like one.
+    let Some(candidate) = overrides::partial::classify(candidate, &bytes) else {
+        return (None, Vec::new());
+    };
+    if let Some(problem) = overrides::partial::not_literal(&candidate, &bytes) {
+        return (Some(FileOutcome::Failed(problem, Vec::new())), Vec::new());
+    }
+    let mut facts = facts::facts_of(&candidate, &bytes);
+    facts.extend(overrides::fact_of(&candidate, &bytes, cwd));
     (plan_bytes(candidate, bytes, strategy), facts)
 }
 

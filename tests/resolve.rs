@@ -404,3 +404,62 @@ fn values_that_stay_unknown_fail_closed() {
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(changed);
 }
+
+#[test]
+fn keys_and_files_passed_at_init_are_the_states_checked() {
+    let Some(endpoint) = common::moto("init_overrides") else {
+        return;
+    };
+    let store = Store {
+        region: "eu-west-1",
+        bucket: unique("init"),
+        table: unique("init"),
+    };
+    store.create(
+        &endpoint,
+        &["envs/prod/real.tfstate", "envs/dev/terraform.tfstate"],
+    );
+    let dir = tree("init-overrides", &store.bucket, &store.table);
+    let plan = plan_json(dir.path(), &endpoint, &["--skip-probe"]);
+    // deploy.sh: `terraform -chdir=envs/prod init -backend-config="key=..."`
+    // overrides the placeholder key of the file.
+    let prod = backend(&plan, "envs/prod/main.tf");
+    assert_eq!(prod["action"], "migrate", "{prod:#}");
+    let keys: Vec<String> = states(prod).into_iter().map(|s| s.3).collect();
+    assert_eq!(keys, ["envs/prod/real.tfstate"]);
+    // `cd envs/dev && terraform init -backend-config=../../backends/dev.s3.conf`:
+    // the file completes the partial block of envs/dev (bucket, region).
+    let dev = backend(&plan, "backends/dev.s3.conf");
+    assert_eq!(dev["action"], "migrate", "{dev:#}");
+    assert_eq!(
+        states(dev),
+        vec![(
+            "-".to_string(),
+            "default".to_string(),
+            store.bucket.clone(),
+            "envs/dev/terraform.tfstate".to_string(),
+            "eu-west-1".to_string(),
+            store.table.clone()
+        )]
+    );
+    // `-backend-config="key=qa/${ENV}/..."`: checked by the prefix `qa/`.
+    let qa = backend(&plan, "envs/qa/main.tf");
+    assert_eq!(qa["conservative"], true, "{qa:#}");
+    assert_eq!(qa["unknown"][0]["location"], "deploy.sh:6");
+
+    store.lock(&endpoint, "envs/prod/real.tfstate", "hank@ci");
+    store.lock(&endpoint, "envs/dev/terraform.tfstate", "ivy@ci");
+    store.lock(&endpoint, "qa/staging/terraform.tfstate", "jo@ci");
+    let plan = plan_json(dir.path(), &endpoint, &["--skip-probe"]);
+    for (file, who) in [
+        ("envs/prod/main.tf", "hank@ci"),
+        ("backends/dev.s3.conf", "ivy@ci"),
+        ("envs/qa/main.tf", "jo@ci"),
+    ] {
+        let b = backend(&plan, file);
+        assert_eq!(b["action"], "blocked", "{b:#}");
+        assert!(b["reason"].as_str().unwrap().contains(who), "{b:#}");
+    }
+    let (_, changed) = apply(dir.path(), &endpoint, &[]);
+    assert!(!changed, "apply wrote while overridden states were locked");
+}

@@ -216,6 +216,12 @@ pub fn backend_config_files(text: &str) -> Vec<(usize, String)> {
     scan(text).files
 }
 
+/// Every `-backend-config` argument (any key, or a file) and action input, ordered
+/// by position; the same recognition as [`find_references`], echo text skipped.
+pub fn backend_config_args(text: &str) -> Vec<ArgSite> {
+    scan(text).args
+}
+
 /// Top-level `dynamodb_table = "x"` / `dynamodb_table=x` attributes in a file
 /// passed with `-backend-config=FILE` (`*.tfbackend`, `backend.hcl`, ...).
 pub fn find_in_backend_config_file(text: &str) -> Vec<CiReference> {
@@ -253,20 +259,20 @@ pub fn find_in_backend_config_file(text: &str) -> Vec<CiReference> {
 // ---------------------------------------------------------------------------
 // Lines, comments, quotes
 
-struct Line {
+pub(super) struct Line {
     chars: Vec<char>,
     /// Number of chars before a comment.
     code: usize,
 }
 
 impl Line {
-    fn code(&self) -> &[char] {
+    pub(super) fn code(&self) -> &[char] {
         &self.chars[..self.code]
     }
-    fn indent(&self) -> usize {
+    pub(super) fn indent(&self) -> usize {
         self.chars.iter().take_while(|c| c.is_whitespace()).count()
     }
-    fn is_blank(&self) -> bool {
+    pub(super) fn is_blank(&self) -> bool {
         self.chars.iter().all(|c| c.is_whitespace())
     }
     fn trimmed(&self) -> String {
@@ -274,7 +280,7 @@ impl Line {
     }
 }
 
-fn split_lines(text: &str) -> Vec<Line> {
+pub(super) fn split_lines(text: &str) -> Vec<Line> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut in_block = false;
     text.split('\n')
@@ -311,7 +317,10 @@ fn code_end(chars: &[char], in_block: &mut bool) -> usize {
 
 /// Walks `s` keeping shell-like quote state and calls `f(i, quote)` for each
 /// position (escaped chars are skipped); stops at the first `true`.
-fn walk_quotes(s: &[char], mut f: impl FnMut(usize, Option<char>) -> bool) -> Option<usize> {
+pub(super) fn walk_quotes(
+    s: &[char],
+    mut f: impl FnMut(usize, Option<char>) -> bool,
+) -> Option<usize> {
     let mut q: Option<char> = None;
     let mut i = 0;
     while i < s.len() {
@@ -465,7 +474,7 @@ fn yaml_contexts(lines: &[Line]) -> Vec<Ctx> {
 }
 
 /// `key: |` / `- key: >-` → (column of the key, key).
-fn yaml_block_key(line: &Line) -> Option<(usize, String)> {
+pub(super) fn yaml_block_key(line: &Line) -> Option<(usize, String)> {
     let code = text(line.code());
     let t = code.trim_end();
     let t = t.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
@@ -491,6 +500,29 @@ fn yaml_block_key(line: &Line) -> Option<(usize, String)> {
 struct Scan {
     refs: Vec<CiReference>,
     files: Vec<(usize, String)>,
+    args: Vec<ArgSite>,
+}
+
+/// One `-backend-config` argument of any key (or file), with the command line it
+/// sits on: what the init-time override model (`super::overrides`) is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgSite {
+    /// 1-based line and char column of the argument's leading `-` (of the item,
+    /// for an action input).
+    pub line: usize,
+    pub column: usize,
+    /// 1-based first physical line of the command line (before `\` continuations).
+    pub first_line: usize,
+    /// The value with quotes removed and trimmed: `key=value` or a file path.
+    pub value: String,
+    /// The `TF_CLI_ARGS*` variable whose value holds the argument.
+    pub env: Option<String>,
+    /// The logical command line (joined over `\` continuations, comments cut)
+    /// and the char index of the argument in it; empty for an action input.
+    pub command: String,
+    pub at: usize,
+    /// Given as a GitHub action's `backend_config` / `backend_config_file` input.
+    pub action_input: bool,
 }
 
 /// A command line joined over `\` continuations, each char mapped to
@@ -556,6 +588,7 @@ fn scan(text: &str) -> Scan {
     }
     out.refs.sort_by_key(|r| (r.line, r.column));
     out.files.sort_by_key(|f| f.0);
+    out.args.sort_by_key(|a| (a.line, a.column));
     out
 }
 
@@ -598,6 +631,20 @@ fn scan_args(lg: &Logical, lines: &[Line], ctx: &[Ctx], out: &mut Scan) {
         }
         let (line0, col0) = lg.pos[d];
         let content = value.content.trim();
+        let env = match &ctx[line0] {
+            Ctx::Env(name) => Some(name.clone()),
+            _ => env_assignment_covering(s, d),
+        };
+        out.args.push(ArgSite {
+            line: line0 + 1,
+            column: col0 + 1,
+            first_line: lg.pos.first().map_or(line0, |p| p.0) + 1,
+            value: content.to_string(),
+            env: env.clone(),
+            command: text(s),
+            at: d,
+            action_input: false,
+        });
         let Some(eq) = content.find('=') else {
             out.files.push((line0 + 1, content.to_string()));
             continue;
@@ -613,10 +660,6 @@ fn scan_args(lg: &Logical, lines: &[Line], ctx: &[Ctx], out: &mut Scan) {
             if value.eq { "=" } else { " " },
             collapse_ws(&value.raw)
         );
-        let env = match &ctx[line0] {
-            Ctx::Env(name) => Some(name.clone()),
-            _ => env_assignment_covering(s, d),
-        };
         let (form, suggestion) = match (&env, &table) {
             (_, None) => (
                 if env.is_some() {
@@ -743,7 +786,7 @@ fn parse_value(
 /// Reads one shell-like word from `start`: quoted segments are unquoted,
 /// `${{ }}`, `${ }`, `$( )`, `{{ }}` are kept whole, and the word ends at whitespace,
 /// at the closing `outer` quote, or at a shell/list separator.
-fn read_word(s: &[char], start: usize, outer: Option<char>) -> (usize, String) {
+pub(super) fn read_word(s: &[char], start: usize, outer: Option<char>) -> (usize, String) {
     let mut i = start;
     let mut out = String::new();
     while i < s.len() {
@@ -983,6 +1026,18 @@ fn scan_action_inputs(lines: &[Line], ctx: &[Ctx], out: &mut Scan) {
                 b -= 1;
             }
             let item = text(&piece[a..b]);
+            if !item.is_empty() && !item.starts_with(['|', '>']) && item.contains('=') != is_file {
+                out.args.push(ArgSite {
+                    line: i + 1,
+                    column: start + a + 1,
+                    first_line: i + 1,
+                    value: item.trim().to_string(),
+                    env: None,
+                    command: String::new(),
+                    at: 0,
+                    action_input: true,
+                });
+            }
             if is_file {
                 if !item.is_empty() && !item.starts_with(['|', '>']) {
                     out.files.push((i + 1, item));

@@ -53,6 +53,9 @@ pub enum Fact {
         references: Vec<CiReference>,
         config_files: Vec<(usize, String)>,
     },
+    /// Init-time overrides written in the file (`-backend-config` arguments,
+    /// Terragrunt `extra_arguments`); moved onto `RepoPlan::overrides` after the walk.
+    Overrides(Vec<super::overrides::InitOverride>),
 }
 
 /// The facts in one file's bytes.

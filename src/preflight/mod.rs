@@ -6,6 +6,7 @@
 
 pub mod ci;
 pub mod facts;
+pub mod overrides;
 pub mod version;
 
 use crate::parse::{self, BackendKind};
@@ -47,8 +48,10 @@ pub struct Options {
 /// Runs every check on a scanned plan: adds findings, blocks backends whose
 /// Terraform version cannot use lockfiles, and (when asked) plans the bump.
 pub fn run(repo: &mut RepoPlan, cwd: &Path, options: &Options) {
-    let mut findings = Vec::new();
+    let mut findings = overrides::findings(&repo.overrides);
     let facts = std::mem::take(&mut repo.facts);
+    // Backend-config files planned as backends are checked (and migrated) there.
+    let planned: BTreeSet<&str> = repo.backends.iter().map(|b| b.path.as_str()).collect();
     for fact in &facts {
         match fact {
             Fact::Ci {
@@ -56,9 +59,16 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, options: &Options) {
                 fs_path,
                 references,
                 config_files,
-            } => findings.extend(ci_findings(path, fs_path, references, config_files, cwd)),
+            } => findings.extend(ci_findings(
+                path,
+                fs_path,
+                references,
+                config_files,
+                cwd,
+                &planned,
+            )),
             Fact::Generated { path } => findings.push(generated_finding(path, cwd)),
-            Fact::Constraint(_) => {}
+            Fact::Constraint(_) | Fact::Overrides(_) => {}
         }
     }
     findings.extend(tofu_twins(repo, cwd));
@@ -84,6 +94,7 @@ fn ci_findings(
     references: &[ci::CiReference],
     config_files: &[(usize, String)],
     cwd: &Path,
+    planned: &BTreeSet<&str>,
 ) -> Vec<Finding> {
     let mut out: Vec<Finding> = references
         .iter()
@@ -115,6 +126,9 @@ fn ci_findings(
             continue;
         };
         let shown = crate::discover::display_path(&found, cwd);
+        if planned.contains(shown.as_str()) {
+            continue;
+        }
         for r in ci::find_in_backend_config_file(&text) {
             out.push(Finding {
                 path: shown.clone(),
@@ -219,12 +233,17 @@ fn check_versions(
         by_dir.entry(&c.dir).or_default().push(c);
         by_path.entry(&c.path).or_default().push(c);
     }
+    // A partial configuration serves the modules whose init passes it.
+    let init_dirs = overrides::file_dirs(&repo.overrides);
     for b in repo
         .backends
         .iter_mut()
         .filter(|b| b.action == Action::Migrate)
     {
         let dirs: Vec<String> = match b.backend.kind {
+            BackendKind::Tfbackend if init_dirs.contains_key(b.path.as_str()) => {
+                init_dirs[b.path.as_str()].clone()
+            }
             BackendKind::Terragrunt => {
                 let mine: Vec<String> = units_of_root
                     .get(b.path.as_str())

@@ -16,6 +16,10 @@ pub struct JsonPlan<'a> {
     pub errors: &'a [Problem],
     /// Preflight findings: CI arguments, generated files, versions, OpenTofu twins.
     pub preflight: &'a [crate::preflight::Finding],
+    /// `-backend-config` arguments given to `init` from CI files, scripts,
+    /// `TF_CLI_ARGS_init` and Terragrunt `extra_arguments` (only when there are any).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub init_overrides: &'a [crate::preflight::overrides::InitOverride],
     pub summary: JsonSummary,
     /// What to do after apply: re-init, IAM, bucket versioning.
     pub next_steps: &'a NextSteps,
@@ -151,6 +155,7 @@ pub fn render(
             .collect(),
         errors: &plan.problems,
         preflight: &plan.findings,
+        init_overrides: &plan.overrides,
         summary: JsonSummary {
             backends: plan.backends.len(),
             migrate: plan.count(Action::Migrate),

@@ -91,25 +91,30 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
 /// What the resolve stage found that the backend's text does not show: the key
 /// (and any evaluated bucket, region or table) per unit, and unknown values.
 fn resolved_lines(b: &crate::BackendPlan) -> Vec<String> {
-    let literal = |key: &str| matches!(b.backend.value(key), Some(crate::parse::Value::String(_)));
+    // A value is worth a line when the file does not show it as it resolved
+    // (an expression, a partial file's completion, an init-time override).
+    let shown = |key: &str, resolved: Option<&String>| match (b.backend.value(key), resolved) {
+        (Some(crate::parse::Value::String(s)), Some(r)) => s == r,
+        (_, None) => true,
+        _ => false,
+    };
     let mut lines = Vec::new();
     for t in &b.resolution.targets {
         let mut evaluated = Vec::new();
-        if !literal("bucket")
-            && let Some(bucket) = &t.bucket
-        {
-            evaluated.push(format!("bucket {bucket}"));
+        if !shown("bucket", t.bucket.as_ref()) {
+            evaluated.push(format!(
+                "bucket {}",
+                t.bucket.as_deref().unwrap_or_default()
+            ));
         }
-        if !literal("region")
-            && let Some(region) = &t.client.region
-        {
-            evaluated.push(format!("region {region}"));
+        if !shown("region", t.client.region.as_ref()) {
+            evaluated.push(format!(
+                "region {}",
+                t.client.region.as_deref().unwrap_or_default()
+            ));
         }
-        if !literal("dynamodb_table")
-            && !literal("lock_table")
-            && let Some(table) = &t.table
-        {
-            evaluated.push(format!("table {table}"));
+        if !shown("dynamodb_table", t.table.as_ref()) && !shown("lock_table", t.table.as_ref()) {
+            evaluated.push(format!("table {}", t.table.as_deref().unwrap_or_default()));
         }
         let extra = if evaluated.is_empty() {
             String::new()
@@ -119,7 +124,7 @@ fn resolved_lines(b: &crate::BackendPlan) -> Vec<String> {
         for (unit, key) in &t.keys {
             match unit {
                 Some(unit) => lines.push(format!("unit {unit}: key {key}{extra}")),
-                None if !literal("key") || !extra.is_empty() => {
+                None if !shown("key", Some(key)) || !extra.is_empty() => {
                     lines.push(format!("key {key}{extra}"))
                 }
                 None => {}

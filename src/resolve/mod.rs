@@ -102,63 +102,317 @@ pub struct Located<'a> {
     pub text: &'a str,
 }
 
-/// Resolves every backend of a scan (in the given order) and returns the
-/// Terragrunt units of the repository holding `cwd`.
-pub fn resolve_all(backends: &[Located], cwd: &Path) -> (Vec<Resolution>, Vec<Unit>) {
-    let root = repo_root(cwd);
-    let evaluator = Evaluator::new(World {
-        repo_root: root.clone(),
-        env: std::env::vars().collect(),
-    });
-    let (units, unresolved) = units::find(&root, cwd, &evaluator);
+/// An argument given to `terraform init` from outside the backend files (a CI
+/// file, a script, `TF_CLI_ARGS_init`, Terragrunt `extra_arguments`): it
+/// overrides the files for the module it is passed to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitArgument {
+    /// The module directory (display path), None when it cannot be told.
+    pub dir: Option<String>,
+    /// `path:line` of the argument.
+    pub location: String,
+    pub what: InitWhat,
+}
 
-    // A partial configuration completes the Terraform block of its module at
-    // init; both are resolved as the merged result.
-    let mut blocks_by_dir: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut partials_by_dir: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, b) in backends.iter().enumerate() {
-        let dir = parent_dir(b.path);
-        match b.backend.kind {
-            BackendKind::Tfbackend => partials_by_dir.entry(dir).or_default().push(i),
-            BackendKind::Terraform | BackendKind::TerraformJson if !is_terragrunt_file(b.path) => {
-                blocks_by_dir.entry(dir).or_default().push(i)
-            }
-            _ => {}
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitWhat {
+    /// `-backend-config=key=value`; `complete` is false when the value holds a
+    /// variable, and `literal_prefix` is what comes before it.
+    Setting {
+        key: String,
+        value: String,
+        literal_prefix: String,
+        complete: bool,
+    },
+    /// `-backend-config=FILE`: the file's display path, None when the path
+    /// holds a variable.
+    File { file: Option<String>, path: String },
+    /// An argument that may set anything.
+    Unreadable { text: String },
+}
+
+/// The repository a scan belongs to: its root, its Terragrunt units, and the
+/// evaluator that reads them (and is reused for every backend).
+pub struct Repository {
+    pub root: PathBuf,
+    pub units: Vec<Unit>,
+    unresolved: Vec<UnresolvedUnit>,
+    evaluator: Evaluator,
+}
+
+impl Repository {
+    /// The git work tree holding `cwd` (or `cwd` outside git) and every unit in it.
+    pub fn open(cwd: &Path) -> Repository {
+        let root = repo_root(cwd);
+        let evaluator = Evaluator::new(World {
+            repo_root: root.clone(),
+            env: std::env::vars().collect(),
+        });
+        let (units, unresolved) = units::find(&root, cwd, &evaluator);
+        Repository {
+            root,
+            units,
+            unresolved,
+            evaluator,
         }
     }
-    let resolutions = backends
-        .iter()
-        .map(|b| {
-            let dir = parent_dir(b.path);
-            let mut resolution = match b.backend.kind {
-                BackendKind::Tfbackend => {
-                    let mut layers = Vec::new();
-                    if let Some([only]) = blocks_by_dir.get(&dir).map(Vec::as_slice) {
-                        layers.push(backends[*only]);
+
+    /// Resolves every backend of a scan, in the given order, with the
+    /// init-time arguments found in the repository.
+    pub fn resolve_all(
+        &self,
+        backends: &[Located],
+        inits: &[InitArgument],
+        cwd: &Path,
+    ) -> Vec<Resolution> {
+        let modules = Modules::new(backends, inits);
+        backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mut targets = Vec::new();
+                for (dir, layers) in modules.layers_of(i, backends) {
+                    let mut r = resolve_backend(&layers, cwd, &self.units, &self.evaluator);
+                    for t in &mut r.targets {
+                        let module = t.unit.clone().or_else(|| dir.clone());
+                        apply_init_arguments(t, inits, module.as_deref());
                     }
-                    layers.push(*b);
-                    resolve_backend(&layers, cwd, &units, &evaluator)
+                    targets.extend(r.targets);
+                }
+                let mut resolution = Resolution { targets };
+                if is_terragrunt_file(b.path) {
+                    block_on_unresolved_units(&mut resolution, b.path, &self.unresolved);
+                }
+                resolution
+            })
+            .collect()
+    }
+}
+
+/// Which configurations `terraform init` merges, per module directory: the
+/// Terraform block of the module and the partial files passed to it (by
+/// `-backend-config=FILE`, or lying beside it).
+struct Modules {
+    /// Terraform blocks (not Terragrunt's) by module directory.
+    blocks: BTreeMap<String, Vec<usize>>,
+    /// Partial files by the module directories whose init passes them.
+    partials_of: BTreeMap<String, Vec<usize>>,
+    /// The module directories of each partial file.
+    modules_of: BTreeMap<usize, Vec<String>>,
+}
+
+impl Modules {
+    fn new(backends: &[Located], inits: &[InitArgument]) -> Modules {
+        let mut passed: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for init in inits {
+            if let (
+                InitWhat::File {
+                    file: Some(file), ..
+                },
+                Some(dir),
+            ) = (&init.what, &init.dir)
+            {
+                let dirs = passed.entry(file.as_str()).or_default();
+                if !dirs.contains(dir) {
+                    dirs.push(dir.clone());
+                }
+            }
+        }
+        let mut modules = Modules {
+            blocks: BTreeMap::new(),
+            partials_of: BTreeMap::new(),
+            modules_of: BTreeMap::new(),
+        };
+        for (i, b) in backends.iter().enumerate() {
+            let dir = parent_dir(b.path);
+            match b.backend.kind {
+                BackendKind::Tfbackend => {
+                    let dirs = passed.get(b.path).cloned().unwrap_or_else(|| vec![dir]);
+                    for d in &dirs {
+                        modules.partials_of.entry(d.clone()).or_default().push(i);
+                    }
+                    modules.modules_of.insert(i, dirs);
                 }
                 BackendKind::Terraform | BackendKind::TerraformJson
-                    if is_partial(&b.backend.body) && partials_by_dir.contains_key(&dir) =>
+                    if !is_terragrunt_file(b.path) =>
                 {
-                    let targets = partials_by_dir[&dir]
-                        .iter()
-                        .flat_map(|&p| {
-                            resolve_backend(&[*b, backends[p]], cwd, &units, &evaluator).targets
-                        })
-                        .collect();
-                    Resolution { targets }
+                    modules.blocks.entry(dir).or_default().push(i)
                 }
-                _ => resolve_backend(&[*b], cwd, &units, &evaluator),
-            };
-            if is_terragrunt_file(b.path) {
-                block_on_unresolved_units(&mut resolution, b.path, &unresolved);
+                _ => {}
             }
-            resolution
-        })
-        .collect();
-    (resolutions, units)
+        }
+        modules
+    }
+
+    /// The layer sets backend `i` is resolved with, each with its module
+    /// directory (earliest layer first, as init merges them).
+    fn layers_of<'a>(
+        &self,
+        i: usize,
+        backends: &[Located<'a>],
+    ) -> Vec<(Option<String>, Vec<Located<'a>>)> {
+        let b = backends[i];
+        let dir = parent_dir(b.path);
+        match b.backend.kind {
+            BackendKind::Tfbackend => self.modules_of[&i]
+                .iter()
+                .map(|module| {
+                    let mut layers = Vec::new();
+                    if let Some([only]) = self.blocks.get(module).map(Vec::as_slice) {
+                        layers.push(backends[*only]);
+                    }
+                    layers.push(b);
+                    (Some(module.clone()), layers)
+                })
+                .collect(),
+            BackendKind::Terraform | BackendKind::TerraformJson
+                if !is_terragrunt_file(b.path)
+                    && is_partial(&b.backend.body)
+                    && self.partials_of.contains_key(&dir) =>
+            {
+                self.partials_of[&dir]
+                    .iter()
+                    .map(|&p| (Some(dir.clone()), vec![b, backends[p]]))
+                    .collect()
+            }
+            // A unit's own `remote_state` is its module's; a root's targets
+            // carry their units.
+            _ if is_terragrunt_file(b.path) => {
+                let own = units::is_unit_file(Path::new(b.path)).then_some(dir);
+                vec![(own, vec![b])]
+            }
+            _ => vec![(Some(dir), vec![b])],
+        }
+    }
+}
+
+/// Settings passed at init win over the files; one whose module cannot be told
+/// may apply to any module, so it widens (key) or blocks (anything else).
+fn apply_init_arguments(target: &mut Target, inits: &[InitArgument], module: Option<&str>) {
+    for init in inits {
+        let exact = match (&init.dir, module) {
+            (Some(d), Some(m)) => d == m,
+            (None, _) => false,
+            (Some(_), None) => continue,
+        };
+        if init.dir.is_some() && !exact {
+            continue;
+        }
+        let unknown = |attribute: &str, expression: &str, reason: String, blocks: bool| Unknown {
+            attribute: attribute.to_string(),
+            expression: expression.to_string(),
+            reason,
+            location: init.location.clone(),
+            blocks,
+        };
+        match &init.what {
+            InitWhat::Setting {
+                key,
+                value,
+                literal_prefix,
+                complete,
+            } => {
+                let shown = format!("-backend-config={key}={value}");
+                if !exact {
+                    let reason =
+                        "passed at init to a module tflock cannot tell, so it may be this one"
+                            .to_string();
+                    if key == "key" {
+                        // Its states may also lie under the override's prefix.
+                        target.unknown.push(unknown(key, &shown, reason, false));
+                        widen_key_prefix(target, literal_prefix);
+                    } else if LOCATING.contains(&key.as_str()) {
+                        target.unknown.push(unknown(key, &shown, reason, true));
+                    }
+                    continue;
+                }
+                if !*complete {
+                    let reason = "passed at init with a value that holds a variable".to_string();
+                    match key.as_str() {
+                        "key" => {
+                            target.unknown.push(unknown(key, &shown, reason, false));
+                            target.keys.clear();
+                            widen_key_prefix(target, literal_prefix);
+                        }
+                        k if LOCATING.contains(&k) => {
+                            target.unknown.push(unknown(key, &shown, reason, true))
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                match key.as_str() {
+                    "key" => {
+                        target.keys = vec![(target.unit.clone(), value.clone())];
+                        target.unknown_key_prefix = target.bucket.is_none().then(String::new);
+                        target.unknown.retain(|u| u.attribute != "key");
+                    }
+                    "bucket" => {
+                        target.bucket = Some(value.clone());
+                        target.unknown.retain(|u| u.attribute != "bucket");
+                        if target.unknown_key_prefix.as_deref() == Some("")
+                            && !target.keys.is_empty()
+                        {
+                            target.unknown_key_prefix = None;
+                        }
+                    }
+                    "region" => target.client.region = Some(value.clone()),
+                    "dynamodb_table" | "lock_table" => {
+                        target.table = Some(value.clone()).filter(|t| !t.is_empty())
+                    }
+                    "workspace_key_prefix" => target.workspace_key_prefix = value.clone(),
+                    "profile" => target.client.profile = Some(value.clone()),
+                    "dynamodb_endpoint" => target.client.dynamodb_endpoint = Some(value.clone()),
+                    "endpoint" => target.client.s3_endpoint = Some(value.clone()),
+                    "role_arn" => target.client.role_arn = Some(value.clone()),
+                    _ => {}
+                }
+                if LOCATING.contains(&key.as_str()) {
+                    target.unknown.retain(|u| &u.attribute != key);
+                }
+            }
+            InitWhat::File { file: None, path } => target.unknown.push(unknown(
+                "-backend-config",
+                path,
+                "a partial configuration whose path holds a variable may set anything".into(),
+                true,
+            )),
+            InitWhat::File { .. } => {}
+            InitWhat::Unreadable { text } => target.unknown.push(unknown(
+                "-backend-config",
+                text,
+                "an init argument tflock cannot read may set anything".into(),
+                true,
+            )),
+        }
+    }
+}
+
+/// Settings that decide where the states and locks are (besides the key).
+const LOCATING: &[&str] = &[
+    "bucket",
+    "region",
+    "dynamodb_table",
+    "lock_table",
+    "workspace_key_prefix",
+    "profile",
+    "endpoint",
+    "dynamodb_endpoint",
+    "role_arn",
+];
+
+/// Makes the target's conservative key prefix cover `prefix` too (the longest
+/// prefix both share).
+fn widen_key_prefix(target: &mut Target, prefix: &str) {
+    target.unknown_key_prefix = Some(match target.unknown_key_prefix.take() {
+        None => prefix.to_string(),
+        Some(old) => old
+            .chars()
+            .zip(prefix.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a)
+            .collect(),
+    });
 }
 
 /// A unit whose includes could not be evaluated may include this root when it
