@@ -11,6 +11,7 @@ pub mod parse;
 pub mod plan;
 pub mod planfile;
 pub mod preflight;
+pub mod readers;
 pub mod remote;
 pub mod report;
 pub mod resolve;

@@ -8,6 +8,13 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 /// `{"terraform": {"backend": {"s3": {...}}}}`, where each level may also be an array
 /// of objects, as the JSON syntax allows for blocks.
 pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
+    let parsed = parse_root(source)?;
+    let root = root_object(source, &parsed)?;
+    Ok(backends_of(source, root))
+}
+
+/// The file's JSON syntax tree, parsed strictly (Terraform accepts no comments).
+pub(super) fn parse_root(source: &Source) -> Result<jsonc_parser::ParseResult<'_>, ParseError> {
     let base = source.bom;
     let strict = ParseOptions {
         allow_comments: false,
@@ -21,23 +28,35 @@ pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    let parsed = jsonc_parser::parse_to_ast(source.body(), &CollectOptions::default(), &strict)
-        .map_err(|e| {
-            ParseError::at(
-                source,
-                base + e.range().start,
-                format!("syntax error: {}", e.kind()),
-            )
-        })?;
-    let Some(ast::Value::Object(root)) = parsed.value else {
-        return Err(ParseError::at(
+    jsonc_parser::parse_to_ast(source.body(), &CollectOptions::default(), &strict).map_err(|e| {
+        ParseError::at(
             source,
-            base,
+            base + e.range().start,
+            format!("syntax error: {}", e.kind()),
+        )
+    })
+}
+
+/// The top-level object of a parsed file.
+pub(super) fn root_object<'a>(
+    source: &Source,
+    parsed: &'a jsonc_parser::ParseResult<'a>,
+) -> Result<&'a ast::Object<'a>, ParseError> {
+    match &parsed.value {
+        Some(ast::Value::Object(root)) => Ok(root),
+        _ => Err(ParseError::at(
+            source,
+            source.bom,
             "a Terraform JSON file must hold an object",
-        ));
-    };
+        )),
+    }
+}
+
+/// The S3 backends under the top-level `terraform` member(s).
+pub(super) fn backends_of(source: &Source, root: &ast::Object) -> Vec<Backend> {
+    let base = source.bom;
     let mut backends = Vec::new();
-    for terraform in members(&root, "terraform") {
+    for terraform in members(root, "terraform") {
         for backend in members(terraform, "backend") {
             for s3 in members(backend, "s3") {
                 let start = base + s3.range.start;
@@ -49,11 +68,11 @@ pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
             }
         }
     }
-    Ok(backends)
+    backends
 }
 
 /// The objects under `key`: the value itself, or each object of an array value.
-fn members<'a>(object: &'a ast::Object<'a>, key: &str) -> Vec<&'a ast::Object<'a>> {
+pub(super) fn members<'a>(object: &'a ast::Object<'a>, key: &str) -> Vec<&'a ast::Object<'a>> {
     let mut found = Vec::new();
     for prop in object.properties.iter().filter(|p| prop_name(p) == key) {
         match &prop.value {
@@ -68,14 +87,14 @@ fn members<'a>(object: &'a ast::Object<'a>, key: &str) -> Vec<&'a ast::Object<'a
     found
 }
 
-fn prop_name<'a>(prop: &'a ast::ObjectProp<'a>) -> &'a str {
+pub(super) fn prop_name<'a>(prop: &'a ast::ObjectProp<'a>) -> &'a str {
     match &prop.name {
         ObjectPropName::String(s) => &s.value,
         ObjectPropName::Word(w) => w.value,
     }
 }
 
-fn object_body(source: &Source, object: &ast::Object) -> Body {
+pub(super) fn object_body(source: &Source, object: &ast::Object) -> Body {
     let base = source.bom;
     let settings = object
         .properties
@@ -106,7 +125,7 @@ fn object_body(source: &Source, object: &ast::Object) -> Body {
     }
 }
 
-fn value_range(value: &ast::Value) -> jsonc_parser::common::Range {
+pub(super) fn value_range(value: &ast::Value) -> jsonc_parser::common::Range {
     match value {
         ast::Value::StringLit(v) => v.range,
         ast::Value::NumberLit(v) => v.range,

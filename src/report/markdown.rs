@@ -790,6 +790,7 @@ mod tests {
                 edits: Vec::new(),
                 extra_edits: Vec::new(),
                 new_text,
+                readers: Vec::new(),
             }],
             problems: vec![Problem {
                 path: "bad.tf".into(),

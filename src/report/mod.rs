@@ -4,6 +4,7 @@ pub mod json;
 pub mod locks;
 pub mod markdown;
 pub mod patch;
+pub mod readers;
 pub mod text;
 
 use similar::TextDiff;
