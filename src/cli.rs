@@ -16,6 +16,8 @@ use tflock::report::{self, Style};
 use tflock::rollback::{self, FileState, RollbackPlan};
 use tflock::{FilePlan, RepoPlan};
 
+mod digests;
+
 /// Move Terraform / OpenTofu / Terragrunt S3 backends from DynamoDB locking to S3 lockfiles.
 #[derive(Debug, Parser)]
 #[command(name = "tflock", version, about, max_term_width = 100)]
@@ -53,6 +55,13 @@ pub struct StatusArgs {
     /// Also consider the tables named in this rollback file (repeatable).
     #[arg(long = "rollback-file", value_name = "FILE")]
     pub rollback_files: Vec<PathBuf>,
+    /// Delete the stale `-md5` digest items of lockfile-only states (whose locks
+    /// are free), each on the value read; stragglers' digests are kept.
+    #[arg(long)]
+    pub clean_digests: bool,
+    /// With --clean-digests: show what would be deleted, without deleting.
+    #[arg(long, requires = "clean_digests")]
+    pub dry_run: bool,
     /// Give up on an AWS call after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub aws_timeout: u64,
@@ -167,6 +176,10 @@ pub struct ApplyArgs {
     /// Hold every affected state's DynamoDB lock and S3 lockfile while writing.
     #[arg(long, conflicts_with = "skip_lock_check")]
     pub hold_locks: bool,
+    /// With `--strategy replace`, keep the `-md5` digest items of the migrated
+    /// states (by default apply deletes them, so readers keep working).
+    #[arg(long)]
+    pub keep_digests: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -426,6 +439,7 @@ fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         Strategy::Dual => "dual",
     };
     let rollback_plan = RollbackPlan::new(&repo, &changed, cwd, strategy_name);
+    let mut recorded = rollback_plan.clone();
     let written = if args.hold_locks {
         write_holding_locks(
             &repo,
@@ -442,6 +456,15 @@ fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         Ok(()) => {}
         Err(e @ ApplyError::ChangedSincePlan(_)) => bail!("{e}"),
         Err(e) => return Err(e.into()),
+    }
+    if strategy == Strategy::Replace && !args.keep_digests {
+        digests::delete_after_apply(
+            &repo,
+            &mut recorded,
+            &rollback_path,
+            &aws_options(&args.aws),
+            style,
+        )?;
     }
     let rollback_shown = rollback_path.display();
     print(&format!(
@@ -764,8 +787,10 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let repo = scan(&args.select, cwd, Strategy::Replace, ui)?;
     print_problems(&repo);
     let mut sources = status::configured_tables(&repo);
+    let mut deleted_by_apply = BTreeSet::new();
     for file in &args.rollback_files {
         let plan = RollbackPlan::load(file)?;
+        deleted_by_apply.extend(plan.deleted_digests());
         for b in plan.backends {
             if let Some(table) = b.target.table.clone() {
                 sources.push(TableSource {
@@ -829,7 +854,17 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         &options,
         counter,
     ));
-    let report = status::assemble(&repo, &sources, &summaries);
+    let mut report = status::assemble(&repo, &sources, &summaries);
+    report.digests = digests::tripwire(
+        &repo,
+        &sources,
+        &deleted_by_apply,
+        &options,
+        digests::Clean {
+            enabled: args.clean_digests,
+            dry_run: args.dry_run,
+        },
+    )?;
     match args.format {
         TableFormat::Text => print(&status::render_text(&report))?,
         TableFormat::Json => print(&status::render_json(&report))?,
@@ -888,8 +923,16 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
     }
     for r in &repairs {
         let change = match &r.desired {
-            Some(md5) => format!("{} -> {md5}", r.current),
-            None => format!("{} -> deleted (the state object is gone)", r.current),
+            Some(md5) => format!(
+                "{} -> {md5}",
+                r.current
+                    .as_deref()
+                    .unwrap_or("none (deleted at migration)")
+            ),
+            None => format!(
+                "{} -> deleted (the state object is gone)",
+                r.current.as_deref().unwrap_or("none")
+            ),
         };
         print(&format!(
             "digest {} in table {}: {change}\n",
@@ -1002,11 +1045,27 @@ fn digest_repairs(
     }
     let pairs: Vec<(tflock::verify::Target, tflock::verify::BackendLocks)> =
         targets.into_iter().zip(found).collect();
-    runtime
+    let mut repairs = runtime
         .block_on(tflock::remote::plan_digest_repairs(
-            &pairs, &options, counter,
+            &pairs,
+            &options,
+            counter.clone(),
         ))
-        .map_err(|e| anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}"))?;
+    // Digest items apply deleted come back, written from the states as they are.
+    repairs.extend(
+        runtime
+            .block_on(tflock::remote::plan_digest_restores(
+                &pairs,
+                &plan.deleted_digests(),
+                &options,
+                counter,
+            ))
+            .map_err(|e| {
+                anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}")
+            })?,
+    );
+    Ok(repairs)
 }
 
 fn print_problems(repo: &RepoPlan) {

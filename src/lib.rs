@@ -19,6 +19,7 @@ pub mod rollback;
 pub mod scan;
 pub mod source;
 pub mod status;
+pub mod tripwire;
 pub mod verify;
 
 pub use scan::{

@@ -62,6 +62,8 @@ pub struct TableStatus {
 pub struct Status {
     pub backends: Vec<BackendStatus>,
     pub tables: Vec<TableStatus>,
+    /// The tripwire: digest items of lockfile-only states (see `tripwire`).
+    pub digests: Vec<crate::tripwire::DigestCheck>,
 }
 
 /// A table as tflock met it: its client, and why it is considered.
@@ -165,6 +167,7 @@ pub fn assemble(repo: &RepoPlan, sources: &[TableSource], summaries: &[TableResu
     Status {
         backends,
         tables: tables.into_values().collect(),
+        digests: Vec::new(),
     }
 }
 
@@ -220,6 +223,7 @@ pub fn render_text(status: &Status) -> String {
         "\nA table is safe to retire when no scanned configuration names it and it holds no lock; \
          tflock never deletes one."
     );
+    out.push_str(&crate::tripwire::render_text(&status.digests));
     out
 }
 
@@ -245,6 +249,7 @@ pub fn render_json(status: &Status) -> String {
         "format_version": "1",
         "backends": status.backends,
         "tables": status.tables,
+        "digests": status.digests,
     });
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
