@@ -787,10 +787,10 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let repo = scan(&args.select, cwd, Strategy::Replace, ui)?;
     print_problems(&repo);
     let mut sources = status::configured_tables(&repo);
-    let mut deleted_by_apply = BTreeSet::new();
+    let mut recorded = BTreeMap::new();
     for file in &args.rollback_files {
         let plan = RollbackPlan::load(file)?;
-        deleted_by_apply.extend(plan.deleted_digests());
+        recorded.extend(plan.recorded_digests());
         for b in plan.backends {
             if let Some(table) = b.target.table.clone() {
                 sources.push(TableSource {
@@ -858,7 +858,7 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     report.digests = digests::tripwire(
         &repo,
         &sources,
-        &deleted_by_apply,
+        &recorded,
         &options,
         digests::Clean {
             enabled: args.clean_digests,

@@ -74,6 +74,9 @@ fn consumers(repo: &RepoPlan) -> Option<Consumers> {
         );
         advice.push_str(CLEAN_DIGESTS_ADVICE);
     }
+    if advice.is_empty() {
+        return None;
+    }
     Some(Consumers {
         readers,
         deletes_digests: replace && migrating,

@@ -253,6 +253,26 @@ impl RollbackPlan {
         }
     }
 
+    /// What this file records about each digest item, by LockID.
+    pub fn recorded_digests(
+        &self,
+    ) -> std::collections::BTreeMap<String, crate::tripwire::Recorded> {
+        self.backends
+            .iter()
+            .flat_map(|b| &b.states)
+            .filter_map(|s| {
+                let id = s.digest_item.clone()?;
+                Some((
+                    id,
+                    crate::tripwire::Recorded {
+                        deleted_by_apply: s.digest_deleted.is_some(),
+                        at_migration: s.digest_at_migration.clone(),
+                    },
+                ))
+            })
+            .collect()
+    }
+
     /// LockIDs of the digest items apply deleted.
     pub fn deleted_digests(&self) -> std::collections::BTreeSet<String> {
         self.backends

@@ -43,6 +43,8 @@ pub struct DigestCheck {
     pub state_md5: Option<String>,
     /// A rollback file says tflock deleted this item at migration.
     pub deleted_by_apply: bool,
+    /// A rollback file says it held this value at migration.
+    pub digest_at_migration: Option<String>,
     pub verdict: Verdict,
     /// What the verdict means and what to look for.
     pub advice: String,
@@ -55,9 +57,25 @@ pub struct DigestCheck {
     pub cleaned: Option<String>,
 }
 
-/// The verdict on one digest item of a lockfile-only state.
-pub fn judge(digest: &str, state_md5: Option<&str>, deleted_by_apply: bool) -> Verdict {
-    if state_md5 == Some(digest) || deleted_by_apply {
+/// What rollback files say about a digest item.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    /// Apply deleted it.
+    pub deleted_by_apply: bool,
+    /// Its `Digest` when the migration ran.
+    pub at_migration: Option<String>,
+}
+
+/// The verdict on one digest item of a lockfile-only state. Back after apply
+/// deleted it: a straggler. Unchanged since the migration: left from before it
+/// (kept with `--keep-digests`), stale as soon as the state changes. Otherwise
+/// fresh means a client still writes it with DynamoDB locking.
+pub fn judge(digest: &str, state_md5: Option<&str>, recorded: &Recorded) -> Verdict {
+    if recorded.deleted_by_apply {
+        Verdict::Straggler
+    } else if recorded.at_migration.as_deref() == Some(digest) {
+        Verdict::StaleDigest
+    } else if state_md5 == Some(digest) {
         Verdict::Straggler
     } else {
         Verdict::StaleDigest
@@ -157,10 +175,21 @@ mod tests {
 
     #[test]
     fn fresh_or_reappeared_is_a_straggler_and_the_rest_is_stale() {
-        assert_eq!(judge("a", Some("a"), false), Verdict::Straggler);
-        assert_eq!(judge("a", Some("b"), true), Verdict::Straggler);
-        assert_eq!(judge("a", Some("b"), false), Verdict::StaleDigest);
-        assert_eq!(judge("a", None, false), Verdict::StaleDigest);
+        let none = Recorded::default();
+        let deleted = Recorded {
+            deleted_by_apply: true,
+            at_migration: Some("a".into()),
+        };
+        let kept = Recorded {
+            deleted_by_apply: false,
+            at_migration: Some("a".into()),
+        };
+        assert_eq!(judge("a", Some("a"), &none), Verdict::Straggler);
+        assert_eq!(judge("b", Some("c"), &deleted), Verdict::Straggler);
+        assert_eq!(judge("a", Some("a"), &kept), Verdict::StaleDigest);
+        assert_eq!(judge("b", Some("b"), &kept), Verdict::Straggler);
+        assert_eq!(judge("a", Some("b"), &none), Verdict::StaleDigest);
+        assert_eq!(judge("a", None, &none), Verdict::StaleDigest);
         assert!(advice(Verdict::Straggler, "t", "k").contains("before the change was merged"));
         assert!(advice(Verdict::StaleDigest, "t", "k").contains("--clean-digests"));
     }

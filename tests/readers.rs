@@ -315,6 +315,12 @@ fn keep_digests_and_dual_leave_the_digests() {
         Value::Null,
         "{rb:#}"
     );
+    // The kept digest still matches the state, but it is the one from before the
+    // migration (the rollback file says so): stale to be, not a straggler.
+    let rows = digest_rows(&status_json(&store, keep.path(), &[]), &store);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["verdict"], "stale digest", "{rows:#?}");
+    assert_eq!(rows[0]["digest_at_migration"], json!(seeded), "{rows:#?}");
 }
 
 #[test]

@@ -58,6 +58,25 @@ pub fn delete_after_apply(
             Some((target_for(&b.backend, &b.path, &repo.units, false), locks))
         })
         .collect();
+    let unread: Vec<String> = pairs
+        .iter()
+        .flat_map(|(_, l)| &l.states)
+        .filter(|s| s.table.is_some() && s.digest == tflock::verify::Digest::Unknown)
+        .map(|s| s.state_key.clone())
+        .collect();
+    if !unread.is_empty() {
+        eprintln!(
+            "{}",
+            style.yellow(&format!(
+                "the digest items of {} state(s) could not be read ({}), so none was deleted; \
+                 readers that name dynamodb_table fail once these states change: run `tflock \
+                 status --clean-digests --rollback-file {}` once the lock table answers",
+                unread.len(),
+                unread.join(", "),
+                rollback_path.display()
+            ))
+        );
+    }
     let deletions = tflock::remote::deletions(pairs.iter().map(|(t, l)| (t, l)));
     if deletions.is_empty() {
         return Ok(());
@@ -135,7 +154,7 @@ pub struct Clean {
 pub fn tripwire(
     repo: &RepoPlan,
     tables: &[tflock::status::TableSource],
-    deleted_by_apply: &std::collections::BTreeSet<String>,
+    recorded: &std::collections::BTreeMap<String, tflock::tripwire::Recorded>,
     options: &Options,
     clean: Clean,
 ) -> Result<Vec<tflock::tripwire::DigestCheck>> {
@@ -229,8 +248,8 @@ pub fn tripwire(
             Ok(m) => (m, None),
             Err(e) => (None, Some(e)),
         };
-        let deleted = deleted_by_apply.contains(&digest_item);
-        let verdict = judge(&digest, state_md5.as_deref(), deleted);
+        let known = recorded.get(&digest_item).cloned().unwrap_or_default();
+        let verdict = judge(&digest, state_md5.as_deref(), &known);
         let blocked = blocked.or(unreadable.map(|e| format!("the state cannot be read: {e}")));
         let cleaned = if !clean.enabled || verdict != Verdict::StaleDigest {
             None
@@ -261,7 +280,8 @@ pub fn tripwire(
             digest_item,
             digest,
             state_md5,
-            deleted_by_apply: deleted,
+            deleted_by_apply: known.deleted_by_apply,
+            digest_at_migration: known.at_migration.clone(),
             verdict,
             blocked,
             cleaned,
