@@ -51,7 +51,7 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: TableFormat,
+    pub format: Format,
     /// Also consider the tables named in this rollback file (repeatable).
     #[arg(long = "rollback-file", value_name = "FILE")]
     pub rollback_files: Vec<PathBuf>,
@@ -117,7 +117,7 @@ pub enum TableFormat {
 pub enum Format {
     Text,
     Json,
-    /// The pull-request report (plan only).
+    /// The pull-request report (plan), or the status for a change ticket.
     Markdown,
 }
 
@@ -866,8 +866,9 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         },
     )?;
     match args.format {
-        TableFormat::Text => print(&status::render_text(&report))?,
-        TableFormat::Json => print(&status::render_json(&report))?,
+        Format::Text => print(&status::render_text(&report))?,
+        Format::Json => print(&status::render_json(&report))?,
+        Format::Markdown => print(&report::status_markdown::render(&report))?,
     }
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }

@@ -49,21 +49,29 @@ fn consumers(repo: &RepoPlan) -> Option<Consumers> {
     }
     let replace = repo.strategy != Some(crate::plan::Strategy::Dual);
     let mut advice = String::new();
-    if !readers.is_empty() {
+    let named = crate::readers::reported(repo)
+        .filter(|r| r.reader.config.is_some())
+        .count();
+    let unknown = readers.len() - named;
+    if named > 0 {
         advice.push_str(&if replace {
             format!(
-                "{} reader(s) (`terraform_remote_state`) name DynamoDB settings; this change \
-                 removes them from their config. ",
-                readers.len()
+                "{named} reader(s) (`terraform_remote_state`) name DynamoDB settings; this change \
+                 removes them from their config (readers never lock: no use_lockfile). "
             )
         } else {
             format!(
-                "{} reader(s) (`terraform_remote_state`) name DynamoDB settings; they keep \
+                "{named} reader(s) (`terraform_remote_state`) name DynamoDB settings; they keep \
                  working while both locks are used (Terraform keeps the digests fresh) and lose \
-                 them with `--strategy replace`. ",
-                readers.len()
+                 them with `--strategy replace`. "
             )
         });
+    }
+    if unknown > 0 {
+        advice.push_str(&format!(
+            "{unknown} reader(s) have a config tflock cannot read: check by hand that it names \
+             no dynamodb_table. "
+        ));
     }
     if replace && migrating {
         advice.push_str(

@@ -430,6 +430,24 @@ fn the_tripwire_tells_stragglers_from_stale_digests_and_cleans_only_the_stale() 
         "{text}"
     );
 
+    // Markdown carries the same verdicts.
+    let md = stdout(&ok(store.tflock(
+        dir.path(),
+        &[
+            "status",
+            "--format",
+            "markdown",
+            "--rollback-file",
+            "rb.json",
+        ],
+    )));
+    assert!(
+        md.contains(&format!("| straggler | `{}` |", store.digest_id(DEV_KEY)))
+            && md.contains(&format!("| stale digest | `{}` |", store.digest_id(KEY)))
+            && md.contains("before the change was merged"),
+        "{md}"
+    );
+
     // --dry-run names what it would delete and deletes nothing.
     let rows = digest_rows(
         &status_json(&store, dir.path(), &["--clean-digests", "--dry-run"]),

@@ -5,6 +5,7 @@ pub mod locks;
 pub mod markdown;
 pub mod patch;
 pub mod readers;
+pub mod status_markdown;
 pub mod text;
 
 use similar::TextDiff;
