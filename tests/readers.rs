@@ -512,3 +512,262 @@ fn a_reader_alone_is_reported_without_a_producer() {
     assert_eq!(readers[0]["action"], "remove-dynamodb-settings");
     assert_eq!(doc["summary"]["files_changed"], 1);
 }
+
+// ---------------------------------------------------------------------------
+// Real Terraform: a producer, a reader in the repository and one outside it
+// ---------------------------------------------------------------------------
+
+/// `terraform` on PATH, or None (then the test says it skipped; CI must have it).
+fn terraform(test: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("terraform"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{test}: terraform is required on CI");
+        }
+        eprintln!("SKIPPED {test}: terraform not on PATH");
+    }
+    found
+}
+
+/// The S3 settings that point Terraform at the emulator, as HCL lines.
+fn emulator_settings(url: &str, indent: &str, dynamodb: bool) -> String {
+    let endpoints = if dynamodb {
+        format!(
+            "{indent}endpoints = {{\n{indent}  s3       = \"{url}\"\n{indent}  dynamodb = \"{url}\"\n{indent}}}\n"
+        )
+    } else {
+        format!("{indent}endpoints = {{\n{indent}  s3 = \"{url}\"\n{indent}}}\n")
+    };
+    format!(
+        "{endpoints}{indent}use_path_style              = true\n{indent}skip_credentials_validation = true\n{indent}skip_requesting_account_id  = true\n{indent}skip_metadata_api_check     = true\n{indent}skip_region_validation      = true\n"
+    )
+}
+
+impl Store {
+    /// The producer: its backend names the lock table; one output, `v`.
+    fn producer_tf(&self) -> String {
+        format!(
+            "terraform {{\n  required_version = \">= 1.11\"\n  backend \"s3\" {{\n    bucket         = \"{}\"\n    key            = \"{KEY}\"\n    region         = \"{REGION}\"\n    dynamodb_table = \"{}\"\n{}  }}\n}}\n\nvariable \"v\" {{\n  type = string\n}}\n\noutput \"v\" {{\n  value = var.v\n}}\n",
+            self.bucket,
+            self.table,
+            emulator_settings(&self.url, "    ", true)
+        )
+    }
+
+    /// A reader with the producer's settings copied in, `dynamodb_table` included.
+    fn terraform_reader_tf(&self) -> String {
+        format!(
+            "data \"terraform_remote_state\" \"network\" {{\n  backend = \"s3\"\n  config = {{\n    bucket         = \"{}\"\n    key            = \"{KEY}\"\n    region         = \"{REGION}\"\n    dynamodb_table = \"{}\"\n{}  }}\n}}\n\noutput \"seen\" {{\n  value = data.terraform_remote_state.network.outputs.v\n}}\n",
+            self.bucket,
+            self.table,
+            emulator_settings(&self.url, "    ", true)
+        )
+    }
+
+    /// Runs terraform in `dir` against the emulator; panics with its output on failure.
+    fn terraform(&self, bin: &Path, dir: &Path, args: &[&str]) -> String {
+        let out = self.terraform_run(bin, dir, args);
+        assert!(
+            out.status.success(),
+            "terraform {args:?} in {} failed:\n{}",
+            dir.display(),
+            shown(&out)
+        );
+        stdout(&out)
+    }
+
+    fn terraform_run(&self, bin: &Path, dir: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        output_within(&mut cmd, Duration::from_secs(120))
+    }
+
+    /// Applies a reader and returns the producer output it read.
+    fn read_with(&self, bin: &Path, dir: &Path) -> String {
+        self.terraform(bin, dir, &["apply", "-auto-approve", "-no-color"]);
+        self.terraform(bin, dir, &["output", "-raw", "seen"])
+    }
+}
+
+#[test]
+fn readers_in_and_outside_the_repository_keep_reading_through_apply_and_rollback() {
+    let test = "readers_in_and_outside_the_repository_keep_reading_through_apply_and_rollback";
+    let Some(bin) = terraform(test) else {
+        return;
+    };
+    let Some(store) = Store::new(test, "rd-tf") else {
+        return;
+    };
+    let repo = TempDir::new().unwrap();
+    let elsewhere = TempDir::new().unwrap();
+    let old_checkout = TempDir::new().unwrap();
+    write_files(
+        repo.path(),
+        &[
+            ("network/main.tf", store.producer_tf().as_bytes()),
+            ("app/main.tf", store.terraform_reader_tf().as_bytes()),
+        ],
+    );
+    // Another repository's reader: tflock never sees it.
+    write_files(
+        elsewhere.path(),
+        &[("main.tf", store.terraform_reader_tf().as_bytes())],
+    );
+    let producer = repo.path().join("network");
+    let app = repo.path().join("app");
+    let tf = |dir: &Path, args: &[&str]| store.terraform(&bin, dir, args);
+
+    tf(&producer, &["init", "-no-color"]);
+    tf(
+        &producer,
+        &["apply", "-auto-approve", "-no-color", "-var", "v=one"],
+    );
+    assert!(
+        store.digest(KEY).is_some(),
+        "Terraform on DynamoDB wrote no digest"
+    );
+    for dir in [&app, &elsewhere.path().to_path_buf()] {
+        tf(dir, &["init", "-no-color"]);
+        assert_eq!(store.read_with(&bin, dir), "one");
+    }
+
+    // Migrate: the producer to lockfiles, the reader in the repository loses its
+    // DynamoDB settings, the digest goes.
+    let out = ok(store.tflock(
+        repo.path(),
+        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+    ));
+    assert!(stdout(&out).contains("Deleted 1 of 1"), "{}", shown(&out));
+    let reader = std::fs::read_to_string(app.join("main.tf")).unwrap();
+    assert!(!reader.contains("dynamodb"), "{reader}");
+    assert_eq!(store.digest(KEY), None);
+
+    // The producer runs on lockfiles and changes its output; both readers read it
+    // (the one outside still names dynamodb_table: no digest, only a warning).
+    tf(&producer, &["init", "-reconfigure", "-no-color"]);
+    tf(
+        &producer,
+        &["apply", "-auto-approve", "-no-color", "-var", "v=two"],
+    );
+    assert_eq!(
+        store.digest(KEY),
+        None,
+        "Terraform on lockfiles wrote a digest"
+    );
+    assert_eq!(store.read_with(&bin, &app), "two");
+    assert_eq!(store.read_with(&bin, elsewhere.path()), "two");
+    assert!(
+        digest_rows(&status_json(&store, repo.path(), &[]), &store).is_empty(),
+        "nothing for the tripwire yet"
+    );
+
+    // A straggler: an old checkout still on DynamoDB locking runs once.
+    write_files(
+        old_checkout.path(),
+        &[("main.tf", store.producer_tf().as_bytes())],
+    );
+    tf(old_checkout.path(), &["init", "-no-color"]);
+    tf(
+        old_checkout.path(),
+        &["apply", "-auto-approve", "-no-color", "-var", "v=stray"],
+    );
+    let rows = digest_rows(&status_json(&store, repo.path(), &[]), &store);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["verdict"], "straggler", "{rows:#?}");
+    assert_eq!(rows[0]["state_key"], KEY);
+
+    // Roll back: the producer runs on DynamoDB again, both readers still read.
+    ok(store.tflock(repo.path(), &["rollback", "rb.json", "--auto-approve"]));
+    assert_eq!(
+        std::fs::read_to_string(producer.join("main.tf")).unwrap(),
+        store.producer_tf()
+    );
+    tf(&producer, &["init", "-reconfigure", "-no-color"]);
+    tf(
+        &producer,
+        &["apply", "-auto-approve", "-no-color", "-var", "v=three"],
+    );
+    tf(&app, &["init", "-no-color"]);
+    assert_eq!(store.read_with(&bin, &app), "three");
+    assert_eq!(store.read_with(&bin, elsewhere.path()), "three");
+}
+
+/// The control: with `--keep-digests` the reader outside the repository breaks
+/// on the producer's first run on lockfiles, exactly as the issue measured, and
+/// `tflock status --clean-digests` mends it.
+#[test]
+fn with_kept_digests_the_outside_reader_breaks_until_clean_digests() {
+    let test = "with_kept_digests_the_outside_reader_breaks_until_clean_digests";
+    let Some(bin) = terraform(test) else {
+        return;
+    };
+    let Some(store) = Store::new(test, "rd-tfk") else {
+        return;
+    };
+    let repo = TempDir::new().unwrap();
+    let elsewhere = TempDir::new().unwrap();
+    write_files(
+        repo.path(),
+        &[("network/main.tf", store.producer_tf().as_bytes())],
+    );
+    write_files(
+        elsewhere.path(),
+        &[("main.tf", store.terraform_reader_tf().as_bytes())],
+    );
+    let producer = repo.path().join("network");
+    let tf = |dir: &Path, args: &[&str]| store.terraform(&bin, dir, args);
+    tf(&producer, &["init", "-no-color"]);
+    tf(
+        &producer,
+        &["apply", "-auto-approve", "-no-color", "-var", "v=one"],
+    );
+    tf(elsewhere.path(), &["init", "-no-color"]);
+    assert_eq!(store.read_with(&bin, elsewhere.path()), "one");
+
+    ok(store.tflock(
+        repo.path(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--keep-digests",
+            "--rollback-file",
+            "rb.json",
+        ],
+    ));
+    tf(&producer, &["init", "-reconfigure", "-no-color"]);
+    tf(
+        &producer,
+        &["apply", "-auto-approve", "-no-color", "-var", "v=two"],
+    );
+    let broken = store.terraform_run(
+        &bin,
+        elsewhere.path(),
+        &["apply", "-auto-approve", "-no-color"],
+    );
+    assert!(
+        !broken.status.success() && stderr(&broken).contains("does not have the expected content"),
+        "the reader should fail on the stale digest:\n{}",
+        shown(&broken)
+    );
+
+    let status = status_json(&store, repo.path(), &["--clean-digests"]);
+    let rows = digest_rows(&status, &store);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["verdict"], "stale digest", "{rows:#?}");
+    assert_eq!(rows[0]["cleaned"], "deleted", "{rows:#?}");
+    assert_eq!(store.read_with(&bin, elsewhere.path()), "two");
+}
