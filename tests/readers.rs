@@ -771,3 +771,53 @@ fn with_kept_digests_the_outside_reader_breaks_until_clean_digests() {
     assert_eq!(rows[0]["cleaned"], "deleted", "{rows:#?}");
     assert_eq!(store.read_with(&bin, elsewhere.path()), "two");
 }
+
+/// A delete that fails (the table went away between the read and the delete) is
+/// reported with what to do, and recorded as not deleted; the files stay written.
+#[test]
+fn a_failed_digest_delete_is_reported_and_not_recorded() {
+    let Some(store) = Store::new(
+        "a_failed_digest_delete_is_reported_and_not_recorded",
+        "rd-fail",
+    ) else {
+        return;
+    };
+    store.states(&[KEY]);
+    let dir = store.repo();
+    let mut cmd = store.command(
+        dir.path(),
+        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+    );
+    cmd.env("TFLOCK_TEST_DIGEST_PAUSE_MS", "3000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(dir.path().join("network/main.tf"))
+        .unwrap()
+        .contains("dynamodb_table")
+    {
+        assert!(started.elapsed() < LIMIT, "apply never wrote the files");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    store.seed(json!({"delete_tables": [store.table]}));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "digest {} in table {}: not deleted",
+            store.digest_id(KEY),
+            store.table
+        )) && err.contains("tflock status --clean-digests"),
+        "{}",
+        shown(&out)
+    );
+    assert!(stdout(&out).contains("Deleted 0 of 1"), "{}", shown(&out));
+    let rb = json_of(&dir.path().join("rb.json"));
+    assert_eq!(
+        rb["backends"][0]["states"][0]["digest_deleted"],
+        Value::Null,
+        "{rb:#}"
+    );
+}
