@@ -860,7 +860,7 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         &sources,
         &recorded,
         &options,
-        digests::Clean {
+        tflock::tripwire::Clean {
             enabled: args.clean_digests,
             dry_run: args.dry_run,
         },
