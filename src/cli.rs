@@ -16,6 +16,8 @@ use tflock::report::{self, Style};
 use tflock::rollback::{self, FileState, RollbackPlan};
 use tflock::{FilePlan, RepoPlan};
 
+mod digests;
+
 /// Move Terraform / OpenTofu / Terragrunt S3 backends from DynamoDB locking to S3 lockfiles.
 #[derive(Debug, Parser)]
 #[command(name = "tflock", version, about, max_term_width = 100)]
@@ -49,10 +51,17 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: TableFormat,
+    pub format: Format,
     /// Also consider the tables named in this rollback file (repeatable).
     #[arg(long = "rollback-file", value_name = "FILE")]
     pub rollback_files: Vec<PathBuf>,
+    /// Delete the stale `-md5` digest items of lockfile-only states (whose locks
+    /// are free), each on the value read; stragglers' digests are kept.
+    #[arg(long)]
+    pub clean_digests: bool,
+    /// With --clean-digests: show what would be deleted, without deleting.
+    #[arg(long, requires = "clean_digests")]
+    pub dry_run: bool,
     /// Give up on an AWS call after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub aws_timeout: u64,
@@ -109,7 +118,7 @@ pub enum TableFormat {
 pub enum Format {
     Text,
     Json,
-    /// The pull-request report (plan only).
+    /// The pull-request report (plan), or the status for a change ticket.
     Markdown,
 }
 
@@ -168,6 +177,10 @@ pub struct ApplyArgs {
     /// Hold every affected state's DynamoDB lock and S3 lockfile while writing.
     #[arg(long, conflicts_with = "skip_lock_check")]
     pub hold_locks: bool,
+    /// With `--strategy replace`, keep the `-md5` digest items of the migrated
+    /// states (by default apply deletes them, so readers keep working).
+    #[arg(long)]
+    pub keep_digests: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -437,6 +450,7 @@ fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         Strategy::Dual => "dual",
     };
     let rollback_plan = RollbackPlan::new(&repo, &changed, cwd, strategy_name);
+    let mut recorded = rollback_plan.clone();
     let written = if args.hold_locks {
         write_holding_locks(
             &repo,
@@ -453,6 +467,15 @@ fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         Ok(()) => {}
         Err(e @ ApplyError::ChangedSincePlan(_)) => bail!("{e}"),
         Err(e) => return Err(e.into()),
+    }
+    if strategy == Strategy::Replace && !args.keep_digests {
+        digests::delete_after_apply(
+            &repo,
+            &mut recorded,
+            &rollback_path,
+            &aws_options(&args.aws),
+            style,
+        )?;
     }
     let rollback_shown = rollback_path.display();
     print(&format!(
@@ -774,8 +797,10 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     print_problems(&repo);
     let mut sources = status::configured_tables(&repo);
     let mut governed = status::governed_states(&repo);
+    let mut recorded = BTreeMap::new();
     for file in &args.rollback_files {
         let plan = RollbackPlan::load(file)?;
+        recorded.extend(plan.recorded_digests());
         // The states that apply moved to lockfiles, while its files still
         // hold what it wrote (not rolled back, not edited since).
         let steps = rollback::inspect(&plan);
@@ -807,7 +832,7 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
                 .iter()
                 .any(|k| b.backend.value(k).is_some())
         })
-        .map(|b| tflock::verify::ClientSettings::from_backend(&b.backend))
+        .flat_map(|b| b.resolution.targets.iter().map(|t| t.client.clone()))
         .collect();
     let options = tflock::verify::Options {
         timeout: std::time::Duration::from_secs(args.aws_timeout.max(1)),
@@ -853,9 +878,20 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     ));
     let mut report = status::assemble(&repo, &sources, &summaries);
     status::judge_retirement(&mut report, &governed, &summaries);
+    report.digests = digests::tripwire(
+        &repo,
+        &sources,
+        &recorded,
+        &options,
+        tflock::tripwire::Clean {
+            enabled: args.clean_digests,
+            dry_run: args.dry_run,
+        },
+    )?;
     match args.format {
-        TableFormat::Text => print(&status::render_text(&report))?,
-        TableFormat::Json => print(&status::render_json(&report))?,
+        Format::Text => print(&status::render_text(&report))?,
+        Format::Json => print(&status::render_json(&report))?,
+        Format::Markdown => print(&report::status_markdown::render(&report))?,
     }
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }
@@ -917,8 +953,16 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
     }
     for r in &repairs {
         let change = match &r.desired {
-            Some(md5) => format!("{} -> {md5}", r.current),
-            None => format!("{} -> deleted (the state object is gone)", r.current),
+            Some(md5) => format!(
+                "{} -> {md5}",
+                r.current
+                    .as_deref()
+                    .unwrap_or("none (deleted at migration)")
+            ),
+            None => format!(
+                "{} -> deleted (the state object is gone)",
+                r.current.as_deref().unwrap_or("none")
+            ),
         };
         print(&format!(
             "digest {} in table {}: {change}\n",
@@ -1031,11 +1075,27 @@ fn digest_repairs(
     }
     let pairs: Vec<(tflock::verify::Target, tflock::verify::BackendLocks)> =
         targets.into_iter().zip(found).collect();
-    runtime
+    let mut repairs = runtime
         .block_on(tflock::remote::plan_digest_repairs(
-            &pairs, &options, counter,
+            &pairs,
+            &options,
+            counter.clone(),
         ))
-        .map_err(|e| anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}"))?;
+    // Digest items apply deleted come back, written from the states as they are.
+    repairs.extend(
+        runtime
+            .block_on(tflock::remote::plan_digest_restores(
+                &pairs,
+                &plan.deleted_digests(),
+                &options,
+                counter,
+            ))
+            .map_err(|e| {
+                anyhow::anyhow!("cannot plan the digest repair (nothing was written): {e}")
+            })?,
+    );
+    Ok(repairs)
 }
 
 /// The repository's run lock, held by `apply` and `rollback` for their whole run.

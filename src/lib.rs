@@ -12,6 +12,7 @@ pub mod parse;
 pub mod plan;
 pub mod planfile;
 pub mod preflight;
+pub mod readers;
 pub mod remote;
 pub mod report;
 pub mod resolve;
@@ -20,6 +21,7 @@ pub mod runlock;
 pub mod scan;
 pub mod source;
 pub mod status;
+pub mod tripwire;
 pub mod verify;
 
 pub use scan::{

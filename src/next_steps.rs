@@ -17,6 +17,78 @@ pub struct NextSteps {
     /// The IAM statement the S3 lockfile needs (one for all migrated states).
     pub iam_statement: Option<serde_json::Value>,
     pub buckets: Vec<BucketAdvice>,
+    /// Readers of the migrated states and their digest items (issue 12).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumers: Option<Consumers>,
+}
+
+/// What keeps the consumers of a migrated state working.
+#[derive(Debug, Clone, Serialize)]
+pub struct Consumers {
+    /// Readers in the scanned tree whose config names DynamoDB settings (`file:line`).
+    pub readers: Vec<String>,
+    /// Whether apply deletes the digest items of the states it takes to lockfiles.
+    pub deletes_digests: bool,
+    pub advice: String,
+}
+
+/// Said wherever a replace is planned or applied: the old configuration keeps
+/// writing digests until the change is merged.
+pub const CLEAN_DIGESTS_ADVICE: &str = "In a pull-request flow the old configuration keeps \
+     running (and writing digest items) until this change is merged: once it is merged and \
+     every configuration is re-initialised, run `tflock status --clean-digests`.";
+
+fn consumers(repo: &RepoPlan) -> Option<Consumers> {
+    let readers: Vec<String> = crate::readers::reported(repo)
+        .map(|r| format!("{}:{}", r.path, r.reader.line))
+        .collect();
+    let migrating = repo.count(Action::Migrate) > 0;
+    if readers.is_empty() && !migrating {
+        return None;
+    }
+    let replace = repo.strategy != Some(crate::plan::Strategy::Dual);
+    let mut advice = String::new();
+    let named = crate::readers::reported(repo)
+        .filter(|r| r.reader.config.is_some())
+        .count();
+    let unknown = readers.len() - named;
+    if named > 0 {
+        advice.push_str(&if replace {
+            format!(
+                "{named} reader(s) (`terraform_remote_state`) name DynamoDB settings; this change \
+                 removes them from their config (readers never lock: no use_lockfile). "
+            )
+        } else {
+            format!(
+                "{named} reader(s) (`terraform_remote_state`) name DynamoDB settings; they keep \
+                 working while both locks are used (Terraform keeps the digests fresh) and lose \
+                 them with `--strategy replace`. "
+            )
+        });
+    }
+    if unknown > 0 {
+        advice.push_str(&format!(
+            "{unknown} reader(s) have a config tflock cannot read: check by hand that it names \
+             no dynamodb_table. "
+        ));
+    }
+    if replace && migrating {
+        advice.push_str(
+            "Apply deletes the `-md5` digest items of every state it takes to lockfiles \
+             (`--keep-digests` keeps them), so readers in this and every other repository that \
+             still name `dynamodb_table` keep working: a missing digest is only a warning for \
+             Terraform, a stale one an error. ",
+        );
+        advice.push_str(CLEAN_DIGESTS_ADVICE);
+    }
+    if advice.is_empty() {
+        return None;
+    }
+    Some(Consumers {
+        readers,
+        deletes_digests: replace && migrating,
+        advice: advice.trim_end().to_string(),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -120,6 +192,7 @@ pub fn next_steps(
         reinit: reinit.into_iter().collect(),
         iam_statement,
         buckets,
+        consumers: consumers(repo),
     }
 }
 
@@ -211,6 +284,13 @@ pub fn render_markdown(steps: &NextSteps) -> Vec<String> {
         }
         out.push(entry);
     }
+    if let Some(c) = &steps.consumers {
+        let mut entry = format!("Consumers of the migrated states: {}", c.advice);
+        for r in &c.readers {
+            entry.push_str(&format!("\n  - reader `{r}`"));
+        }
+        out.push(entry);
+    }
     out
 }
 
@@ -247,6 +327,12 @@ pub fn render_text(steps: &NextSteps) -> String {
                 "       {}",
                 serde_json::to_string(rule).unwrap_or_default()
             );
+        }
+    }
+    if let Some(c) = &steps.consumers {
+        let _ = writeln!(out, "  - consumers: {}", c.advice);
+        for r in &c.readers {
+            let _ = writeln!(out, "       reader {r}");
         }
     }
     out

@@ -141,5 +141,6 @@ fn resolve_file(saved: &SavedFile, root: &Path) -> Result<FilePlan, PlanFileErro
         edits: saved.edits.clone(),
         extra_edits: Vec::new(),
         new_text,
+        readers: Vec::new(),
     })
 }

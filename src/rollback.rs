@@ -65,6 +65,10 @@ pub struct RollbackState {
     pub digest_item: Option<String>,
     /// Its `Digest` at migration time (None: no item, or not checked).
     pub digest_at_migration: Option<String>,
+    /// The `Digest` of the item apply deleted after writing the files (None:
+    /// not deleted). Rollback writes such an item again from the state object.
+    #[serde(default)]
+    pub digest_deleted: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +130,7 @@ impl RollbackPlan {
                                 .map(|bucket| format!("{bucket}/{}-md5", s.state_key))
                         }),
                         digest_at_migration: s.digest_value.clone(),
+                        digest_deleted: None,
                     })
                     .collect(),
             })
@@ -205,7 +210,80 @@ impl RollbackPlan {
                 );
             }
         }
+        let deleted: Vec<&RollbackState> = self
+            .backends
+            .iter()
+            .flat_map(|b| &b.states)
+            .filter(|s| s.digest_deleted.is_some())
+            .collect();
+        if !deleted.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n## Digest items deleted by apply\n\nRollback writes each again from its state \
+                 object as it is then.\n\n| digest item | digest when deleted |\n| --- | --- |"
+            );
+            for s in deleted {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | `{}` |",
+                    s.digest_item.as_deref().unwrap_or("-"),
+                    s.digest_deleted.as_deref().unwrap_or("-")
+                );
+            }
+        }
         md
+    }
+
+    /// Records the digest items apply deleted (by LockID, with the value each held).
+    pub fn record_deleted_digests(&mut self, deleted: &[(String, String)]) {
+        for b in &mut self.backends {
+            for s in &mut b.states {
+                if let Some((_, value)) = deleted
+                    .iter()
+                    .find(|(id, _)| s.digest_item.as_deref() == Some(id.as_str()))
+                {
+                    s.digest_deleted = Some(value.clone());
+                }
+            }
+        }
+        let n = deleted.len();
+        if n > 0 {
+            self.summary.push_str(&format!(
+                " Apply then deleted {n} DynamoDB digest item(s) (`digest_deleted` per state), so \
+                 readers that still name dynamodb_table keep working; rollback writes each again \
+                 from its state object."
+            ));
+        }
+    }
+
+    /// What this file records about each digest item, by LockID.
+    pub fn recorded_digests(
+        &self,
+    ) -> std::collections::BTreeMap<String, crate::tripwire::Recorded> {
+        self.backends
+            .iter()
+            .flat_map(|b| &b.states)
+            .filter_map(|s| {
+                let id = s.digest_item.clone()?;
+                Some((
+                    id,
+                    crate::tripwire::Recorded {
+                        deleted_by_apply: s.digest_deleted.is_some(),
+                        at_migration: s.digest_at_migration.clone(),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// LockIDs of the digest items apply deleted.
+    pub fn deleted_digests(&self) -> std::collections::BTreeSet<String> {
+        self.backends
+            .iter()
+            .flat_map(|b| &b.states)
+            .filter(|s| s.digest_deleted.is_some())
+            .filter_map(|s| s.digest_item.clone())
+            .collect()
     }
 
     pub fn to_json(&self) -> String {

@@ -62,9 +62,12 @@ pub struct FilePlan {
     pub original: String,
     pub sha256: String,
     pub edits: Vec<Edit>,
-    /// Edits that belong to no backend (a bumped `required_version`).
+    /// Edits that belong to no backend (a bumped `required_version`, a
+    /// reader's DynamoDB settings removed).
     pub extra_edits: Vec<Edit>,
     pub new_text: String,
+    /// The S3 `terraform_remote_state` readers in this file.
+    pub readers: Vec<crate::readers::ReaderPlan>,
 }
 
 impl FilePlan {
@@ -371,20 +374,25 @@ pub fn plan_bytes(candidate: Candidate, bytes: Vec<u8>, strategy: Strategy) -> O
         }
     };
     let source = Source::new(text);
-    let backends = match parse::parse(candidate.kind, &source) {
-        Ok(backends) => backends,
+    let parsed = match parse::parse_file(candidate.kind, &source) {
+        Ok(parsed) => parsed,
         Err(e) => return fail(e.line, e.column, e.message),
     };
-    if backends.is_empty() {
+    let readers = match crate::readers::plan_readers(&source, &path, parsed.readers, strategy) {
+        Ok(readers) => readers,
+        Err(problem) => return Some(FileOutcome::Failed(problem, Vec::new())),
+    };
+    if parsed.backends.is_empty() && !readers.iter().any(|r| r.reported()) {
         return None;
     }
-    plan_backends(candidate, source, backends, strategy)
+    plan_backends(candidate, source, parsed.backends, readers, strategy)
 }
 
 fn plan_backends(
     candidate: Candidate,
     source: Source,
     backends: Vec<Backend>,
+    readers: Vec<crate::readers::ReaderPlan>,
     strategy: Strategy,
 ) -> Option<FileOutcome> {
     let path = candidate.display;
@@ -432,7 +440,9 @@ fn plan_backends(
     if let Some(problem) = problem {
         return failed(plans, problem);
     }
-    let new_text = match plan::splice(&source.text, &edits) {
+    let reader_edits: Vec<Edit> = readers.iter().flat_map(|r| r.edits.clone()).collect();
+    let all_edits: Vec<Edit> = edits.iter().chain(&reader_edits).cloned().collect();
+    let new_text = match plan::splice(&source.text, &all_edits) {
         Ok(text) => text,
         Err(e) => return failed(plans, internal(&path, format!("edits conflict: {e}"))),
     };
@@ -446,9 +456,10 @@ fn plan_backends(
             fs_path: candidate.path,
             original: source.text,
             sha256,
-            edits,
-            extra_edits: Vec::new(),
+            edits: all_edits,
+            extra_edits: reader_edits,
             new_text,
+            readers,
         },
         plans,
     ))
@@ -458,11 +469,17 @@ fn plan_backends(
 /// a bug, and the file is left alone rather than written half-right.
 fn recheck(kind: discover::FileKind, new_text: &str, strategy: Strategy) -> Result<(), String> {
     let source = Source::new(new_text.to_string());
-    let backends = parse::parse(kind, &source)
+    let parsed = parse::parse_file(kind, &source)
         .map_err(|e| format!("rewritten text would not parse ({e}); file left unchanged"))?;
-    for backend in &backends {
+    for backend in &parsed.backends {
         match plan::plan_backend(&source, backend, strategy) {
             Ok((_, edits)) if edits.is_empty() => {}
+            _ => return Err("rewrite is not stable on a second plan; file left unchanged".into()),
+        }
+    }
+    for reader in &parsed.readers {
+        match plan::readers::plan_reader(&source, reader, strategy) {
+            Ok(edits) if edits.is_empty() => {}
             _ => return Err("rewrite is not stable on a second plan; file left unchanged".into()),
         }
     }

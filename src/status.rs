@@ -67,6 +67,8 @@ pub struct TableStatus {
 pub struct Status {
     pub backends: Vec<BackendStatus>,
     pub tables: Vec<TableStatus>,
+    /// The tripwire: digest items of lockfile-only states (see `tripwire`).
+    pub digests: Vec<crate::tripwire::DigestCheck>,
 }
 
 /// A table as tflock met it: its client, and why it is considered.
@@ -178,6 +180,7 @@ pub fn assemble(repo: &RepoPlan, sources: &[TableSource], summaries: &[TableResu
     Status {
         backends,
         tables: tables.into_values().collect(),
+        digests: Vec::new(),
     }
 }
 
@@ -365,6 +368,7 @@ pub fn render_text(status: &Status) -> String {
         "\nA table is safe to retire when no scanned configuration names it, it holds no lock, and \
          every item in it belongs to a scanned state on lockfiles; tflock never deletes one."
     );
+    out.push_str(&crate::tripwire::render_text(&status.digests));
     out
 }
 
@@ -390,6 +394,7 @@ pub fn render_json(status: &Status) -> String {
         "format_version": "1",
         "backends": status.backends,
         "tables": status.tables,
+        "digests": status.digests,
     });
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');

@@ -1111,7 +1111,13 @@ fn migrated<'a>(m: &'a Moto, tag: &str) -> (Store<'a>, TempDir, String) {
     tflock(
         dir.path(),
         &m.url,
-        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--keep-digests",
+            "--rollback-file",
+            "rb.json",
+        ],
         "setup",
     )
     .assert_code(0);

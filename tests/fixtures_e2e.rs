@@ -61,8 +61,11 @@ cases! {
     terragrunt_attribute => "terragrunt-attribute";
     terragrunt_inline_config => "terragrunt-inline-config";
     terragrunt_json => "terragrunt-json";
-    // Never a backend.
+    // Never a backend. Readers (issue 12): `replace` strips the DynamoDB settings
+    // from `terraform_remote_state` configs (no use_lockfile), `dual` keeps them.
     decoy_remote_state_data => "decoy-remote-state-data";
+    readers_hcl => "readers-hcl";
+    readers_json => "readers-json";
     decoy_resources_modules => "decoy-resources-modules";
     decoy_comments_strings => "decoy-comments-strings";
     decoy_other_backends => "decoy-other-backends";

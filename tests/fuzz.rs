@@ -776,7 +776,7 @@ fn check_rewrite(
         "rollback",
         "reversed edits do not restore the original"
     );
-    check_locality(old, &edits, backends)?;
+    check_locality(old, &edits, backends, &file.readers)?;
     // Parses again, to the expected settings.
     let source = Source::new(new.to_string());
     let reparsed = parse::parse(kind, &source)
@@ -824,6 +824,9 @@ fn check_rewrite(
         Some(FileOutcome::Failed(p, _)) => {
             return Err(finding("second-plan", format!("second plan failed: {p}")));
         }
+        // A file of readers only has nothing left to report once they lost
+        // their DynamoDB settings (issue 12).
+        None if backends.is_empty() => {}
         None => return Err(finding("second-plan", "second plan found no backend")),
     }
     Ok(())
@@ -867,20 +870,32 @@ const TARGETS: [&str; 4] = [
     "use_lockfile",
 ];
 
-/// Edits stay inside migrated backends; they remove only target settings (with
+/// Edits stay inside migrated backends (and reader configs); they remove only target settings (with
 /// their separators and same-line comments) and whitespace, and insert only
 /// `use_lockfile = true` (HCL or JSON spelling), separators and whitespace.
-fn check_locality(old: &str, edits: &[Edit], backends: &[BackendPlan]) -> Result<(), Finding> {
+fn check_locality(
+    old: &str,
+    edits: &[Edit],
+    backends: &[BackendPlan],
+    readers: &[tflock::readers::ReaderPlan],
+) -> Result<(), Finding> {
     let migrated: Vec<&Backend> = backends
         .iter()
         .filter(|b| b.action == Action::Migrate)
         .map(|b| &b.backend)
+        .collect();
+    // Readers (issue 12) lose their DynamoDB settings inside their `config`.
+    let reader_configs: Vec<&Body> = readers
+        .iter()
+        .filter(|r| !r.edits.is_empty())
+        .filter_map(|r| r.reader.config.as_ref())
         .collect();
     let line_end = |at: usize| old[at..].find('\n').map_or(old.len(), |i| at + i);
     // Each target setting's span, and the same-line comment after it, if any.
     let targets: Vec<(Range<usize>, Option<Range<usize>>)> = migrated
         .iter()
         .flat_map(|b| b.body.settings.iter())
+        .chain(reader_configs.iter().flat_map(|c| c.settings.iter()))
         .filter(|s| TARGETS.contains(&s.key.as_str()))
         .map(|s| {
             let span = s.span();
@@ -906,9 +921,11 @@ fn check_locality(old: &str, edits: &[Edit], backends: &[BackendPlan]) -> Result
             comment_padding
                 || migrated
                     .iter()
-                    .any(|b| b.body.span.start <= e.start && e.end <= b.body.span.end),
+                    .map(|b| &b.body)
+                    .chain(reader_configs.iter().copied())
+                    .any(|b| b.span.start <= e.start && e.end <= b.span.end),
             "locality",
-            "edit {e:?} lies outside every migrated backend's body"
+            "edit {e:?} lies outside every migrated backend's body and reader config"
         );
         let removed = &old[e.start..e.end];
         for (i, c) in removed.char_indices() {

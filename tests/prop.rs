@@ -310,13 +310,15 @@ const TF_DECOYS: &[&[&str]] = &[
         "{i}default = \"dev\"",
         "}",
     ],
+    // A reader without DynamoDB settings: never touched. (One that names
+    // `dynamodb_table` loses it with `replace`, issue 12: fixtures readers-*.)
     &[
         "data \"terraform_remote_state\" \"network\" {",
         "{i}backend = \"s3\"",
         "{i}config = {",
-        "{i}{i}bucket         = \"other-state\"",
-        "{i}{i}key            = \"network/terraform.tfstate\"",
-        "{i}{i}dynamodb_table = \"other-locks\"",
+        "{i}{i}bucket = \"other-state\"",
+        "{i}{i}key    = \"network/terraform.tfstate\"",
+        "{i}{i}region = \"eu-west-1\"",
         "{i}}",
         "}",
     ],
@@ -1017,9 +1019,10 @@ fn json_decoy(i: usize) -> (String, J) {
                         ("backend", jstr("s3")),
                         (
                             "config",
+                            // Without DynamoDB settings: never touched.
                             obj(vec![
                                 ("bucket", jstr("other")),
-                                ("dynamodb_table", jstr("other-locks")),
+                                ("region", jstr("eu-west-1")),
                             ]),
                         ),
                     ]),

@@ -3,6 +3,10 @@
 //! and `tflock status`. The real `tflock` binary runs against the moto S3/DynamoDB
 //! emulator, seeded (and read back) in Terraform's format by `tests/support/seed.py`.
 //!
+//! `apply` runs with `--keep-digests` here: these tests follow the digest items
+//! an apply leaves for `rollback` to repair (issue 12 made apply delete them by
+//! default; tests/readers.rs covers that).
+//!
 //! Every test owns its buckets and tables (random names), so the tests share one
 //! emulator and run in parallel. Other tests' tables live in the same account and
 //! region: `status` assertions look at this test's rows only.
@@ -22,7 +26,7 @@ use tempfile::TempDir;
 /// `apply --hold-locks` in the background, pausing `pause_ms` while it holds its
 /// locks (`TFLOCK_TEST_HOLD_PAUSE_MS`).
 fn apply_holding(dir: &Path, endpoint: &str, pause_ms: u64, extra: &[&str]) -> Background {
-    let mut args = vec!["apply", "--auto-approve", "--hold-locks"];
+    let mut args = vec!["apply", "--auto-approve", "--keep-digests", "--hold-locks"];
     args.extend_from_slice(extra);
     let mut cmd = tflock_cmd(dir, endpoint, &args);
     cmd.env("TFLOCK_TEST_HOLD_PAUSE_MS", pause_ms.to_string());
@@ -85,7 +89,13 @@ fn rollback_restores_the_files_and_repairs_the_digest_terraform_checks() {
     tflock(
         dir.path(),
         &moto.url,
-        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--keep-digests",
+            "--rollback-file",
+            "rb.json",
+        ],
     )
     .assert_code(0)
     .assert_contains("Apply complete! 1 file changed.")
@@ -258,7 +268,13 @@ fn rollback_files_only_leaves_the_digest_stale_and_terraform_would_refuse() {
     tflock(
         dir.path(),
         &moto.url,
-        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--keep-digests",
+            "--rollback-file",
+            "rb.json",
+        ],
     )
     .assert_code(0);
     store.write_state(DEFAULT_KEY, NEW_STATE);
@@ -303,7 +319,13 @@ fn rollback_deletes_the_digest_of_a_state_deleted_after_migration() {
     tflock(
         dir.path(),
         &moto.url,
-        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--keep-digests",
+            "--rollback-file",
+            "rb.json",
+        ],
     )
     .assert_code(0)
     .assert_contains("Apply complete! 2 files changed.");
@@ -369,7 +391,13 @@ fn migrated_with_new_state(store: &Store, url: &str) -> (TempDir, Vec<u8>) {
     tflock(
         dir.path(),
         url,
-        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--keep-digests",
+            "--rollback-file",
+            "rb.json",
+        ],
     )
     .assert_code(0);
     store.write_state(DEFAULT_KEY, NEW_STATE);
@@ -617,6 +645,7 @@ fn a_second_apply_hold_locks_aborts_on_the_contested_lock_and_leaves_nothing_loc
         &[
             "apply",
             "--auto-approve",
+            "--keep-digests",
             "--hold-locks",
             "--rollback-file",
             rb_second.to_str().unwrap(),
@@ -673,6 +702,7 @@ fn apply_hold_locks_locks_a_state_shared_by_two_configs_once() {
         &[
             "apply",
             "--auto-approve",
+            "--keep-digests",
             "--hold-locks",
             "--rollback-file",
             rb.to_str().unwrap(),
@@ -851,6 +881,7 @@ fn status_reports_phases_and_a_verdict_per_lock_table() {
             "apply",
             "done",
             "--auto-approve",
+            "--keep-digests",
             "--rollback-file",
             rb_done.to_str().unwrap(),
         ],
@@ -865,6 +896,7 @@ fn status_reports_phases_and_a_verdict_per_lock_table() {
         &[
             "apply",
             "--auto-approve",
+            "--keep-digests",
             "--rollback-file",
             rb_far.to_str().unwrap(),
         ],
@@ -1057,6 +1089,7 @@ fn apply_prints_next_steps_and_plan_json_reports_bucket_versioning() {
         &[
             "apply",
             "--auto-approve",
+            "--keep-digests",
             "--rollback-file",
             rb.to_str().unwrap(),
         ],

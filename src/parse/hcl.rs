@@ -14,7 +14,7 @@ pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
 }
 
 /// The S3 backend blocks of a parsed document that starts at `base` in the file.
-fn backends_in(
+pub(super) fn backends_in(
     source: &Source,
     base: usize,
     doc: &structure::Body,
@@ -213,7 +213,7 @@ fn terragrunt_remote_state(
     }
 }
 
-fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
+pub(super) fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
     source.body().parse::<structure::Body>().map_err(|e| {
         // The offset is exact; hcl-edit's line and column can point past a line's end.
         let at = source.bom + e.location().offset();
@@ -252,7 +252,11 @@ fn block_body(
     })
 }
 
-fn object_body(source: &Source, base: usize, object: &Object) -> Result<Body, ParseError> {
+pub(super) fn object_body(
+    source: &Source,
+    base: usize,
+    object: &Object,
+) -> Result<Body, ParseError> {
     let mut settings = Vec::new();
     for (key, value) in object.iter() {
         let name = match key {
@@ -292,7 +296,7 @@ fn setting(
 }
 
 /// A literal's value, or the expression's source text.
-fn literal(expr: &Expression, text: &str) -> Value {
+pub(super) fn literal(expr: &Expression, text: &str) -> Value {
     match expr {
         Expression::String(s) => Value::String(s.value().to_string()),
         Expression::Bool(b) => Value::Bool(*b.value()),
@@ -314,7 +318,7 @@ fn object_get<'a>(object: &'a Object, key: &str) -> Option<&'a Expression> {
 }
 
 /// hcl-edit sets spans on every parsed node; a missing one is reported, not guessed.
-fn shift(span: Option<Range<usize>>, base: usize) -> Result<Range<usize>, ParseError> {
+pub(super) fn shift(span: Option<Range<usize>>, base: usize) -> Result<Range<usize>, ParseError> {
     match span {
         Some(span) => Ok(span.start + base..span.end + base),
         None => Err(ParseError {

@@ -8,22 +8,9 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 /// `{"terraform": {"backend": {"s3": {...}}}}`, where each level may also be an array
 /// of objects, as the JSON syntax allows for blocks.
 pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
-    let base = source.bom;
-    let root = parse_root(source, "a Terraform JSON file must hold an object")?;
-    let mut backends = Vec::new();
-    for terraform in members(&root, "terraform") {
-        for backend in members(terraform, "backend") {
-            for s3 in members(backend, "s3") {
-                let start = base + s3.range.start;
-                backends.push(Backend {
-                    kind: BackendKind::TerraformJson,
-                    line: source.line_of(start),
-                    body: object_body(source, s3),
-                });
-            }
-        }
-    }
-    Ok(backends)
+    let parsed = parse_root(source)?;
+    let root = root_object(source, &parsed)?;
+    Ok(backends_of(source, root))
 }
 
 /// Terragrunt's JSON syntax (`terragrunt.hcl.json`): `{"remote_state":
@@ -31,9 +18,10 @@ pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
 /// array of such objects (HCL's JSON form of a repeated block).
 pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
     let base = source.bom;
-    let root = parse_root(source, "a Terragrunt JSON file must hold an object")?;
+    let parsed = parse_root(source)?;
+    let root = root_object(source, &parsed)?;
     let mut backends = Vec::new();
-    for remote_state in members(&root, "remote_state") {
+    for remote_state in members(root, "remote_state") {
         let is_s3 = remote_state.properties.iter().any(|p| {
             prop_name(p) == "backend"
                 && matches!(&p.value, ast::Value::StringLit(s) if s.value == "s3")
@@ -61,7 +49,7 @@ pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> 
             });
         }
     }
-    refuse_generated_backends(source, &root)?;
+    refuse_generated_backends(source, root)?;
     Ok(backends)
 }
 
@@ -116,9 +104,10 @@ fn refuse_generated_backends(source: &Source, root: &ast::Object) -> Result<(), 
 /// `"include": {"path": "${find_in_parent_folders(...)}"}` (bare, labelled
 /// `{"root": {"path": ...}}`, or an array of them), as for `terragrunt.hcl`.
 pub fn terragrunt_include(source: &Source) -> Option<String> {
-    let root = parse_root(source, "").ok()?;
+    let parsed = parse_root(source).ok()?;
+    let root = root_object(source, &parsed).ok()?;
     let mut includes = Vec::new();
-    for include in members(&root, "include") {
+    for include in members(root, "include") {
         includes.push(include);
         // A labelled include nests its body one level down.
         for prop in &include.properties {
@@ -151,7 +140,8 @@ fn parent_folder_file(template: &str) -> Option<String> {
     (!name.contains(['"', '\\', '$'])).then(|| name.to_string())
 }
 
-fn parse_root<'a>(source: &'a Source, not_object: &str) -> Result<ast::Object<'a>, ParseError> {
+/// The file's JSON syntax tree, parsed strictly (Terraform accepts no comments).
+pub(super) fn parse_root(source: &Source) -> Result<jsonc_parser::ParseResult<'_>, ParseError> {
     let base = source.bom;
     let strict = ParseOptions {
         allow_comments: false,
@@ -165,22 +155,51 @@ fn parse_root<'a>(source: &'a Source, not_object: &str) -> Result<ast::Object<'a
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    let parsed = jsonc_parser::parse_to_ast(source.body(), &CollectOptions::default(), &strict)
-        .map_err(|e| {
-            ParseError::at(
-                source,
-                base + e.range().start,
-                format!("syntax error: {}", e.kind()),
-            )
-        })?;
-    let Some(ast::Value::Object(root)) = parsed.value else {
-        return Err(ParseError::at(source, base, not_object));
-    };
-    Ok(root)
+    jsonc_parser::parse_to_ast(source.body(), &CollectOptions::default(), &strict).map_err(|e| {
+        ParseError::at(
+            source,
+            base + e.range().start,
+            format!("syntax error: {}", e.kind()),
+        )
+    })
+}
+
+/// The top-level object of a parsed file.
+pub(super) fn root_object<'a>(
+    source: &Source,
+    parsed: &'a jsonc_parser::ParseResult<'a>,
+) -> Result<&'a ast::Object<'a>, ParseError> {
+    match &parsed.value {
+        Some(ast::Value::Object(root)) => Ok(root),
+        _ => Err(ParseError::at(
+            source,
+            source.bom,
+            "a Terraform JSON file must hold an object",
+        )),
+    }
+}
+
+/// The S3 backends under the top-level `terraform` member(s).
+pub(super) fn backends_of(source: &Source, root: &ast::Object) -> Vec<Backend> {
+    let base = source.bom;
+    let mut backends = Vec::new();
+    for terraform in members(root, "terraform") {
+        for backend in members(terraform, "backend") {
+            for s3 in members(backend, "s3") {
+                let start = base + s3.range.start;
+                backends.push(Backend {
+                    kind: BackendKind::TerraformJson,
+                    line: source.line_of(start),
+                    body: object_body(source, s3),
+                });
+            }
+        }
+    }
+    backends
 }
 
 /// The objects under `key`: the value itself, or each object of an array value.
-fn members<'a>(object: &'a ast::Object<'a>, key: &str) -> Vec<&'a ast::Object<'a>> {
+pub(super) fn members<'a>(object: &'a ast::Object<'a>, key: &str) -> Vec<&'a ast::Object<'a>> {
     let mut found = Vec::new();
     for prop in object.properties.iter().filter(|p| prop_name(p) == key) {
         match &prop.value {
@@ -195,14 +214,14 @@ fn members<'a>(object: &'a ast::Object<'a>, key: &str) -> Vec<&'a ast::Object<'a
     found
 }
 
-fn prop_name<'a>(prop: &'a ast::ObjectProp<'a>) -> &'a str {
+pub(super) fn prop_name<'a>(prop: &'a ast::ObjectProp<'a>) -> &'a str {
     match &prop.name {
         ObjectPropName::String(s) => &s.value,
         ObjectPropName::Word(w) => w.value,
     }
 }
 
-fn object_body(source: &Source, object: &ast::Object) -> Body {
+pub(super) fn object_body(source: &Source, object: &ast::Object) -> Body {
     let base = source.bom;
     let settings = object
         .properties
@@ -233,7 +252,7 @@ fn object_body(source: &Source, object: &ast::Object) -> Body {
     }
 }
 
-fn value_range(value: &ast::Value) -> jsonc_parser::common::Range {
+pub(super) fn value_range(value: &ast::Value) -> jsonc_parser::common::Range {
     match value {
         ast::Value::StringLit(v) => v.range,
         ast::Value::NumberLit(v) => v.range,

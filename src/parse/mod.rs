@@ -5,6 +5,9 @@
 
 mod hcl;
 mod json;
+pub mod readers;
+
+pub use readers::Reader;
 
 use crate::discover::FileKind;
 use crate::source::Source;
@@ -163,6 +166,48 @@ pub fn parse(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseError
         refuse_duplicates(source, &b.body)?;
     }
     Ok(backends)
+}
+
+/// What one file configures: its S3 backends and its S3 `terraform_remote_state`
+/// readers, from a single parse.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub backends: Vec<Backend>,
+    pub readers: Vec<Reader>,
+}
+
+/// Finds every S3 backend setting and every S3 reader in one file.
+pub fn parse_file(kind: FileKind, source: &Source) -> Result<Parsed, ParseError> {
+    let parsed = match kind {
+        FileKind::Terraform => {
+            let doc = hcl::parse_document(source)?;
+            Parsed {
+                backends: hcl::backends_in(source, source.bom, &doc, BackendKind::Terraform)?,
+                readers: readers::in_hcl(source, &doc)?,
+            }
+        }
+        FileKind::TerraformJson => {
+            let tree = json::parse_root(source)?;
+            let root = json::root_object(source, &tree)?;
+            Parsed {
+                backends: json::backends_of(source, root),
+                readers: readers::in_json(source, root),
+            }
+        }
+        _ => Parsed {
+            backends: parse_kind(kind, source)?,
+            readers: Vec::new(),
+        },
+    };
+    for body in parsed
+        .backends
+        .iter()
+        .map(|b| &b.body)
+        .chain(parsed.readers.iter().filter_map(|r| r.config.as_ref()))
+    {
+        refuse_duplicates(source, body)?;
+    }
+    Ok(parsed)
 }
 
 /// A setting written twice (`a` next to `"a"`, a JSON member repeated) leaves

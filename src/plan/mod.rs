@@ -7,6 +7,7 @@ mod align;
 pub mod edit;
 mod hcl;
 mod json;
+pub mod readers;
 
 pub use edit::{Edit, SpliceError, splice};
 

@@ -524,6 +524,7 @@ fn plan_bumps(repo: &mut RepoPlan, bumps: &[(VersionConstraint, String)]) {
                 new_text: original,
                 edits: Vec::new(),
                 extra_edits: edits,
+                readers: Vec::new(),
             }),
         }
     }

@@ -5,7 +5,7 @@
 mod digests;
 mod locks;
 
-pub use digests::DigestRepair;
+pub use digests::{DeletionOutcome, DigestDeletion, DigestRepair, deletions};
 pub use locks::{HeldLock, LockRequest};
 
 use crate::verify::clients::{ClientSettings, Context};
@@ -30,6 +30,40 @@ pub async fn apply_digest_repairs(
     counter: Arc<RequestCounter>,
 ) -> Result<usize, String> {
     digests::apply_digest_repairs(&Context::new(options.clone(), counter), repairs).await
+}
+
+/// Deletes digest items, each on the condition that it still holds the value read.
+pub async fn delete_digests(
+    deletions: &[DigestDeletion],
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> Vec<(DigestDeletion, DeletionOutcome)> {
+    digests::delete_digests(&Context::new(options.clone(), counter), deletions).await
+}
+
+/// For rollback: digest items tflock deleted (by LockID) that are still absent,
+/// rewritten from the state objects as they are now.
+pub async fn plan_digest_restores(
+    backends: &[(Target, BackendLocks)],
+    deleted: &std::collections::BTreeSet<String>,
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> Result<Vec<DigestRepair>, String> {
+    digests::plan_digest_restores(&Context::new(options.clone(), counter), backends, deleted).await
+}
+
+/// MD5 of each state object now (None: it does not exist), in order.
+pub async fn state_md5s(
+    states: Vec<(ClientSettings, String, String)>,
+    options: &Options,
+    counter: Arc<RequestCounter>,
+) -> Vec<Result<Option<String>, String>> {
+    let ctx = Context::new(options.clone(), counter);
+    let mut out = Vec::with_capacity(states.len());
+    for (client, bucket, key) in &states {
+        out.push(digests::state_md5(&ctx, client, bucket, key).await);
+    }
+    out
 }
 
 /// `GetBucketVersioning` per bucket: `Enabled`, `Suspended`, or None (never enabled).

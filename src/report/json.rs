@@ -13,6 +13,10 @@ pub struct JsonPlan<'a> {
     pub strategy: &'static str,
     pub backends: Vec<JsonBackend<'a>>,
     pub files: Vec<JsonFile<'a>>,
+    /// `terraform_remote_state` readers whose config names DynamoDB settings
+    /// (left out when there is none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub readers: Vec<super::readers::JsonReader<'a>>,
     pub errors: &'a [Problem],
     /// Preflight findings: CI arguments, generated files, versions, OpenTofu twins.
     pub preflight: &'a [crate::preflight::Finding],
@@ -153,6 +157,7 @@ pub fn render(
                 diff: display_diff(&f.path, &f.original, &f.new_text),
             })
             .collect(),
+        readers: super::readers::json(plan),
         errors: &plan.problems,
         preflight: &plan.findings,
         init_overrides: &plan.overrides,

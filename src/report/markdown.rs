@@ -49,6 +49,7 @@ fn render_limited(plan: &RepoPlan, next_steps: &[String], limit: usize) -> Vec<S
     blocks.extend(table_sections(plan));
     blocks.extend(file_sections(plan, max_item));
     blocks.extend(blocked_section(plan));
+    blocks.extend(readers_section(plan));
     blocks.extend(error_section(plan));
     blocks.extend(next_steps_section(next_steps));
     // Only free text can be this long (diffs were split to `max_item` above); a
@@ -447,6 +448,47 @@ fn backend_label(b: &BackendPlan) -> String {
     label
 }
 
+/// Readers (`terraform_remote_state`) whose config names DynamoDB settings.
+fn readers_section(plan: &RepoPlan) -> Vec<Block> {
+    let readers = super::readers::json(plan);
+    if readers.is_empty() {
+        return Vec::new();
+    }
+    let items = readers
+        .iter()
+        .map(|r| {
+            let what = match r.action {
+                "remove-dynamodb-settings" => format!("removes {}", r.dynamodb_settings.join(", ")),
+                "check-by-hand" => "config is not an object literal: check it by hand".to_string(),
+                _ => format!("keeps {} (dual)", r.dynamodb_settings.join(", ")),
+            };
+            let producer = match &r.producer {
+                Some(p) => format!("producer {}", code(&format!("{}:{}", p.file, p.line))),
+                None => "producer not in this repository".to_string(),
+            };
+            format!(
+                "- {} {}: {}; {producer}\n",
+                code(&format!("{}:{}", r.file, r.line)),
+                code(&r.address),
+                text(&what)
+            )
+        })
+        .collect();
+    let mut blocks = section(
+        format!(
+            "### Readers ({})\n\nThese read a state with DynamoDB settings in their config, so \
+             Terraform checks its digest item on every read.\n\n",
+            readers.len()
+        ),
+        "### Readers (continued)\n\n".to_string(),
+        items,
+    );
+    if let Some(last) = blocks.last_mut() {
+        last.text.push('\n');
+    }
+    blocks
+}
+
 fn error_section(plan: &RepoPlan) -> Vec<Block> {
     if plan.problems.is_empty() {
         return Vec::new();
@@ -810,6 +852,7 @@ mod tests {
                 edits: Vec::new(),
                 extra_edits: Vec::new(),
                 new_text,
+                readers: Vec::new(),
             }],
             problems: vec![Problem {
                 path: "bad.tf".into(),

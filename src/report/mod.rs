@@ -4,6 +4,8 @@ pub mod json;
 pub mod locks;
 pub mod markdown;
 pub mod patch;
+pub mod readers;
+pub mod status_markdown;
 pub mod text;
 
 use similar::TextDiff;

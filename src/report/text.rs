@@ -76,6 +76,7 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
             }
         }
     }
+    out.push_str(&super::readers::text(plan, style));
     for file in plan.changed_files() {
         out.push('\n');
         out.push_str(&style.diff(&display_diff(&file.path, &file.original, &file.new_text)));

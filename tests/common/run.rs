@@ -53,7 +53,9 @@ pub fn tflock_in(dir: &Path, endpoint: &str, args: &[&str], context: &str) -> Ru
     )
 }
 
-/// `apply --auto-approve` (plus `extra`) with its rollback file outside the tree.
+/// `apply --auto-approve --keep-digests` (plus `extra`) with its rollback file
+/// outside the tree. These tests check that apply leaves the remote side as it
+/// found it; the digest deletion of a replace has tests of its own (readers.rs).
 pub fn apply(dir: &Path, endpoint: &str, extra: &[&str]) -> Applied {
     apply_in(dir, endpoint, extra, "")
 }
@@ -65,6 +67,7 @@ pub fn apply_in(dir: &Path, endpoint: &str, extra: &[&str], context: &str) -> Ap
     let mut args = vec![
         "apply",
         "--auto-approve",
+        "--keep-digests",
         "--rollback-file",
         rollback.to_str().unwrap(),
     ];

@@ -34,6 +34,9 @@ Optional fields (tests/rollout.rs), each run in this order after `buckets`/`tabl
                          read the state as Terraform's S3 backend does: the object's MD5
                          and a consistent GetItem of `<bucket>/<key>-md5`
       "describe_tables": ["t1"]
+      "dynamodb_writes": [{"bucket": "b1", "key": "k", "table": "t1", "body": "text"}],
+                         a state write as Terraform on DynamoDB locking makes it: the
+                         object and its digest item (run after `objects`)
 
 and writes exactly what Terraform's S3 backend writes (DESIGN.md section 1):
 - a state object at `key` (a small v4 state), and when `table` is given its digest
@@ -238,6 +241,18 @@ def run(doc):
     for obj in doc.get("objects", []):
         s3.put_object(Bucket=obj["bucket"], Key=obj["key"], Body=obj.get("body", "").encode())
 
+    for write in doc.get("dynamodb_writes", []):
+        # A state write as Terraform on DynamoDB locking makes it: the object,
+        # then its digest item (tests/readers.rs: a straggler after a migration).
+        body = write.get("body", "").encode()
+        s3.put_object(Bucket=write["bucket"], Key=write["key"], Body=body)
+        ddb.put_item(
+            TableName=write["table"],
+            Item={
+                "LockID": {"S": "%s/%s-md5" % (write["bucket"], write["key"])},
+                "Digest": {"S": hashlib.md5(body).hexdigest()},
+            },
+        )
     for obj in doc.get("delete_objects", []):
         s3.delete_object(Bucket=obj["bucket"], Key=obj["key"])
     for table in doc.get("delete_tables", []):
