@@ -1,12 +1,22 @@
 //! tflock: move Terraform / OpenTofu / Terragrunt S3 backends from DynamoDB state
 //! locking to S3 lockfiles, with format-preserving edits and a real rollback.
 //!
-//! One pipeline, one module per stage:
-//! `discover -> parse -> plan -> (verify) -> apply -> report / rollback`.
+//! One pipeline, one module per stage, each importing only the stages before it
+//! and the `model` (plain data and path helpers):
+//! `discover -> parse -> resolve -> plan -> verify -> apply -> report / rollback`.
+//! `names` (which files are read), `source` and `git` are leaves; `file_pipeline`
+//! runs one file through parse and plan; `readers` and `preflight` look across
+//! the planned files; `scan` runs the offline half over a tree; `atomic` holds the
+//! file writes `apply` and `rollback` share; `status`, `tripwire` and `remote`
+//! come after verify.
 
 pub mod apply;
+pub mod atomic;
 pub mod discover;
+pub mod file_pipeline;
 pub mod git;
+pub mod model;
+pub mod names;
 pub mod next_steps;
 pub mod parse;
 pub mod plan;

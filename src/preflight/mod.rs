@@ -9,13 +9,13 @@ pub mod facts;
 pub mod overrides;
 pub mod version;
 
+pub use crate::model::Finding;
+use crate::model::paths::parent_dir;
+use crate::model::{FilePlan, RepoPlan};
 use crate::parse::{self, BackendKind};
 use crate::plan::{self, Action, BodyOps, Edit, Op, Strategy};
-use crate::resolve::parent_dir;
-use crate::scan::{FilePlan, RepoPlan};
 use crate::source::{Source, sha256_hex};
 use facts::{ConstraintKind, Fact, VersionConstraint};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use version::{Constraint, PinVerdict, Version, VersionFileKind};
@@ -24,19 +24,6 @@ use version::{Constraint, PinVerdict, Version, VersionFileKind};
 pub const LOCKFILE_FLOOR: Version = Version::new(1, 10, 0);
 /// Terraform 1.11 made the S3 lockfile generally available.
 pub const TERRAFORM_LOCKFILE_GA: Version = Version::new(1, 11, 0);
-
-/// Something the preflight wants people to see.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Finding {
-    pub path: String,
-    pub line: usize,
-    pub column: usize,
-    /// `ci-reference`, `generated-file`, `opentofu-twin`, `version`.
-    pub kind: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {

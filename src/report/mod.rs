@@ -8,6 +8,7 @@ pub mod readers;
 pub mod status_markdown;
 pub mod text;
 
+pub use crate::model::SECRET_KEYS;
 use similar::TextDiff;
 
 /// A unified diff of one file that `git apply` accepts (`a/` and `b/` prefixes).
@@ -21,16 +22,6 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
         .header(&format!("a/{path}"), &format!("b/{path}"))
         .to_string()
 }
-
-/// Settings whose values are secrets: never shown in a diff or report.
-pub const SECRET_KEYS: &[&str] = &[
-    "access_key",
-    "secret_key",
-    "token",
-    "session_token",
-    "sse_customer_key",
-    "external_id",
-];
 
 const REDACTED: &str = "(sensitive value)";
 
