@@ -244,3 +244,6 @@ fn parse_kind(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseErro
         FileKind::Ci => Ok(Vec::new()),
     }
 }
+
+#[cfg(test)]
+mod tests;
