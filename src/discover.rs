@@ -1,5 +1,5 @@
 //! Discover stage: walk the given paths in parallel, classify files, and skip the
-//! ones that cannot hold a backend before anything is parsed.
+//! ones that cannot hold a backend; it never parses a file and imports no later stage.
 
 pub use crate::model::paths::display_path;
 use globset::{Glob, GlobSet, GlobSetBuilder};

@@ -1,5 +1,6 @@
 //! The readers a plan found (`terraform_remote_state` with `backend = "s3"`),
 //! what it does to them, and which scanned backend writes the state they read.
+//! Pure: it reads no file and talks to no AWS.
 
 pub use crate::model::ReaderPlan;
 use crate::model::{BackendPlan, Problem, RepoPlan};

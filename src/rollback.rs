@@ -1,5 +1,5 @@
 //! The rollback plan that `apply` writes before it changes anything, and the
-//! restore that reads it back.
+//! restore that reads it back; its writes go through `atomic`, never around it.
 
 use crate::atomic::{self, WriteError};
 use crate::plan::Action;

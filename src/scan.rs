@@ -1,4 +1,5 @@
-//! The offline half of the pipeline: discover, read, parse and plan every file.
+//! The offline half of the pipeline: discover, read, parse, resolve and plan every
+//! file of a tree; it only orchestrates (each step is its stage's) and never writes.
 //!
 //! Each file is read, prefiltered, parsed and planned on the walker's threads;
 //! files that hold no backend are dropped there, so memory follows the backends,

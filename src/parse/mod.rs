@@ -1,4 +1,5 @@
-//! Parse stage: find S3 backend settings in a file and return a plain model.
+//! Parse stage: find S3 backend settings in a file's text and return a plain
+//! model; no I/O and no evaluation (values stay literal-or-expression).
 //!
 //! Offsets in the model are byte offsets into the file's original bytes (a UTF-8
 //! BOM included), so the planner can splice the original text directly.

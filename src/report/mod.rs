@@ -1,4 +1,5 @@
-//! Report stage: turns plans into text, JSON and patches. No decisions here.
+//! Report stage: turns plans into text, JSON, Markdown and patches. Rendering
+//! only: no decisions, no I/O.
 
 pub mod json;
 pub mod locks;
