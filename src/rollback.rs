@@ -124,10 +124,9 @@ impl RollbackPlan {
                         state_key: s.state_key.clone(),
                         table: s.table.clone(),
                         digest_item: s.table.as_ref().and_then(|_| {
-                            target
-                                .bucket
-                                .as_ref()
-                                .map(|bucket| format!("{bucket}/{}-md5", s.state_key))
+                            target.bucket.as_ref().map(|bucket| {
+                                crate::model::lock_ids::digest_id(bucket, &s.state_key)
+                            })
                         }),
                         digest_at_migration: s.digest_value.clone(),
                         digest_deleted: None,

@@ -200,7 +200,9 @@ pub struct Governed {
 impl Governed {
     /// Whether a lock or digest item's LockID is one of these states'.
     pub fn owns(&self, lock_id: &str) -> bool {
-        let state = lock_id.strip_suffix("-md5").unwrap_or(lock_id);
+        let state = lock_id
+            .strip_suffix(crate::model::lock_ids::DIGEST_SUFFIX)
+            .unwrap_or(lock_id);
         let Some(object) = state
             .strip_prefix(self.bucket.as_str())
             .and_then(|rest| rest.strip_prefix('/'))

@@ -181,7 +181,7 @@ pub async fn check(
             let Some(digest) = &s.digest_value else {
                 continue;
             };
-            let digest_item = format!("{bucket}/{}-md5", s.state_key);
+            let digest_item = crate::model::lock_ids::digest_id(bucket, &s.state_key);
             if !seen.insert((table.clone(), digest_item.clone())) {
                 continue;
             }

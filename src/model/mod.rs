@@ -5,6 +5,7 @@
 //! which import nothing of the model.)
 
 pub mod digests;
+pub mod lock_ids;
 pub mod lockinfo;
 pub mod locks;
 pub mod paths;

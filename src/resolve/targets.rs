@@ -163,3 +163,78 @@ pub fn workspaces_prefix(workspace_key_prefix: &str) -> String {
         format!("{workspace_key_prefix}/")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::FileKind;
+    use crate::source::Source;
+
+    fn target(prefix: &str, keys: &[&str]) -> Target {
+        Target {
+            bucket: Some("b".into()),
+            keys: keys.iter().map(|k| (None, k.to_string())).collect(),
+            unknown_key_prefix: None,
+            workspace_key_prefix: prefix.into(),
+            table: Some("t".into()),
+            client: ClientSettings::default(),
+            probe: false,
+            dir: ".".into(),
+            unknown: Vec::new(),
+            unit: None,
+        }
+    }
+
+    #[test]
+    fn state_keys_are_joined_as_terraform_joins_them() {
+        let cases = [
+            ("env:", "default", "app.tfstate", "app.tfstate"),
+            ("env:", "dev", "app.tfstate", "env:/dev/app.tfstate"),
+            ("", "dev", "app.tfstate", "dev/app.tfstate"),
+            ("teams/x", "prod", "a/b.tfstate", "teams/x/prod/a/b.tfstate"),
+        ];
+        for (prefix, workspace, key, expected) in cases {
+            assert_eq!(target(prefix, &[]).state_key(workspace, key), expected);
+        }
+        assert_eq!(workspaces_prefix(""), "");
+        assert_eq!(workspaces_prefix("env:"), "env:/");
+    }
+
+    #[test]
+    fn listing_prefixes_cover_states_and_workspaces() {
+        let t = target("env:", &["app.tfstate"]);
+        assert_eq!(t.list_prefixes(), ["app.tfstate", "env:/"]);
+        assert_eq!(t.workspace_glob("app.tfstate"), "env:/*/app.tfstate");
+        let mut unknown = target("", &[]);
+        unknown.unknown_key_prefix = Some("units/".into());
+        assert_eq!(unknown.list_prefixes(), ["units/", ""]);
+        assert!(unknown.could_be_state("units/a.tfstate", "units/"));
+        assert!(unknown.could_be_state("dev/units/a.tfstate", "units/"));
+        assert!(!unknown.could_be_state("other/a.tfstate", "units/"));
+    }
+
+    #[test]
+    fn client_settings_prefer_the_current_attributes_over_the_removed_ones() {
+        let text = r#"terraform {
+  backend "s3" {
+    region                   = "eu-west-1"
+    role_arn                 = "arn:old"
+    assume_role              = { role_arn = "arn:new" }
+    endpoint                 = "http://old-s3"
+    endpoints                = { s3 = "http://s3", dynamodb = "http://ddb" }
+    force_path_style         = true
+    shared_credentials_file  = "creds"
+    shared_credentials_files = ["a"]
+  }
+}
+"#;
+        let backends = crate::parse::parse(FileKind::Terraform, &Source::new(text.into())).unwrap();
+        let settings = ClientSettings::from_backend(&backends[0]);
+        assert_eq!(settings.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(settings.role_arn.as_deref(), Some("arn:new"));
+        assert_eq!(settings.s3_endpoint.as_deref(), Some("http://s3"));
+        assert_eq!(settings.dynamodb_endpoint.as_deref(), Some("http://ddb"));
+        assert!(settings.path_style);
+        assert_eq!(settings.shared_credentials_files, ["a", "creds"]);
+    }
+}

@@ -282,7 +282,7 @@ impl WorkspaceIndex {
             for id in facts.digests.keys() {
                 if let Some(k) = id
                     .strip_prefix(&in_bucket)
-                    .and_then(|k| k.strip_suffix("-md5"))
+                    .and_then(|k| k.strip_suffix(crate::model::lock_ids::DIGEST_SUFFIX))
                 {
                     add(k);
                 }
@@ -339,7 +339,7 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
     }
 
     for (workspace, state_key, unit) in states {
-        let lock_id = format!("{bucket_name}/{state_key}");
+        let lock_id = crate::model::lock_ids::lock_id(&bucket_name, &state_key);
         let dynamodb = match (&t.table, table) {
             (None, _) => LockStatus::Free,
             (Some(_), Some(Ok(facts))) => match facts.locks.get(&lock_id) {
@@ -352,7 +352,13 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
             },
         };
         let digest_value = match table {
-            Some(Ok(facts)) => facts.digests.get(&format!("{lock_id}-md5")).cloned(),
+            Some(Ok(facts)) => facts
+                .digests
+                .get(&format!(
+                    "{lock_id}{}",
+                    crate::model::lock_ids::DIGEST_SUFFIX
+                ))
+                .cloned(),
             _ => None,
         };
         let digest = match table {
