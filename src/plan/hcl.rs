@@ -111,8 +111,8 @@ struct VLine<'s> {
     orig: Option<usize>,
     /// The setting on it when it is a row, with its change.
     row: Option<(&'s Setting, RowChange<'s>)>,
-    /// For an inserted line: the setting it follows.
-    inserted_after: Option<&'s Setting>,
+    /// For an inserted line: the setting it follows, and its key and value.
+    inserted_after: Option<(&'s Setting, &'s str, &'s str)>,
 }
 
 /// The edits for one body's ops. `foreign` are edits already made inside this
@@ -136,11 +136,31 @@ pub fn render(
     let mut deleted = BTreeSet::new();
     let mut deleted_settings = Vec::new();
     let mut row_changes: BTreeMap<usize, RowChange<'_>> = BTreeMap::new();
-    let mut inserts: BTreeMap<usize, &Setting> = BTreeMap::new();
+    let mut inserts: BTreeMap<usize, Vec<(&Setting, &str, &str)>> = BTreeMap::new();
 
     for op in &body_ops.ops {
         match *op {
             Op::Delete(s) => deleted_settings.push(index_in(body, s)),
+            Op::Rewrite(s, key, ref value) => {
+                let p = placement_of(s);
+                if p.is_row() {
+                    let change = row_changes.entry(p.first_line).or_default();
+                    change.new_key = Some(key);
+                    change.new_value = Some(value.as_str());
+                } else {
+                    edits.push(Edit::replace(s.key_span.clone(), key));
+                    edits.push(Edit::replace(s.value_span.clone(), value.as_str()));
+                }
+            }
+            Op::InsertAfter(s, key, ref value) => insert_after(
+                &mut inserts,
+                &mut edits,
+                body,
+                placement_of(s),
+                s,
+                key,
+                value,
+            )?,
             Op::ReplaceWithLockfile(s) => {
                 let p = placement_of(s);
                 if p.is_row() {
@@ -152,22 +172,15 @@ pub fn render(
                     edits.push(Edit::replace(s.value_span.clone(), TRUE));
                 }
             }
-            Op::InsertLockfileAfter(s) => {
-                let p = placement_of(s);
-                if p.own_line {
-                    inserts.insert(p.last_line, s);
-                } else if body.syntax == Syntax::HclObject {
-                    let text = format!(", {LOCKFILE_KEY} = {TRUE}");
-                    edits.push(Edit::insert(s.value_span.end, text));
-                } else {
-                    return Err(PlanError {
-                        offset: s.key_span.start,
-                        message: "the backend block is written on one line; \
-                                  split it over several lines so tflock can add use_lockfile"
-                            .into(),
-                    });
-                }
-            }
+            Op::InsertLockfileAfter(s) => insert_after(
+                &mut inserts,
+                &mut edits,
+                body,
+                placement_of(s),
+                s,
+                LOCKFILE_KEY,
+                TRUE,
+            )?,
             Op::SetTrue(s) => set_value(&mut row_changes, &mut edits, placement_of(s), s, TRUE),
             Op::SetValue(s, value) => {
                 set_value(&mut row_changes, &mut edits, placement_of(s), s, value)
@@ -220,11 +233,11 @@ pub fn render(
                 inserted_after: None,
             });
         }
-        if let Some(anchor) = inserts.get(&line) {
+        for &inserted in inserts.get(&line).into_iter().flatten() {
             vlines.push(VLine {
                 orig: None,
                 row: None,
-                inserted_after: Some(anchor),
+                inserted_after: Some(inserted),
             });
         }
     }
@@ -287,7 +300,7 @@ impl Layout<'_> {
             return Some(width(self.indent_of(s)) + width(key_text(self.text, s, key)));
         }
         v.inserted_after
-            .map(|anchor| width(self.indent_of(anchor)) + width(LOCKFILE_KEY))
+            .map(|(anchor, key, _)| width(self.indent_of(anchor)) + width(key))
     }
 
     /// The number of spaces before `=` on each vline (None where nothing is set).
@@ -369,12 +382,12 @@ impl Layout<'_> {
 
     /// Edits for one vline's key, `=` gap and value, and its new code width.
     fn row_edits(&self, v: &VLine, pad: Option<usize>) -> (Vec<Edit>, usize) {
-        if let Some(anchor) = v.inserted_after {
+        if let Some((anchor, key, value)) = v.inserted_after {
             let p = self.placement(anchor);
             let pad = pad.unwrap_or(1);
             let comma = if p.trailing_comma { "," } else { "" };
             let line = format!(
-                "{}{LOCKFILE_KEY}{}= {TRUE}{comma}",
+                "{}{key}{}= {value}{comma}",
                 self.indent_of(anchor),
                 " ".repeat(pad)
             );
@@ -484,6 +497,39 @@ impl Layout<'_> {
         }
         edits
     }
+}
+
+/// A new `key = value` after a setting: a line of its own when the setting has
+/// one, else inline in an object (`, key = value`).
+fn insert_after<'a>(
+    inserts: &mut BTreeMap<usize, Vec<(&'a Setting, &'a str, &'a str)>>,
+    edits: &mut Vec<Edit>,
+    body: &Body,
+    placement: &Placement,
+    setting: &'a Setting,
+    key: &'a str,
+    value: &'a str,
+) -> Result<(), PlanError> {
+    if placement.own_line {
+        inserts
+            .entry(placement.last_line)
+            .or_default()
+            .push((setting, key, value));
+    } else if body.syntax == Syntax::HclObject {
+        edits.push(Edit::insert(
+            setting.value_span.end,
+            format!(", {key} = {value}"),
+        ));
+    } else {
+        return Err(PlanError {
+            offset: setting.key_span.start,
+            message: format!(
+                "the backend block is written on one line; \
+                 split it over several lines so tflock can add {key}"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A new value for a setting: through the row model when it is a row (so its

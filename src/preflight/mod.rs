@@ -6,6 +6,7 @@
 
 pub mod ci;
 pub mod facts;
+pub mod modernize;
 pub mod version;
 
 use crate::parse::{self, BackendKind};
@@ -42,6 +43,8 @@ pub struct Options {
     pub strategy: Strategy,
     /// Plan an edit of `required_version` that excludes versions without lockfiles.
     pub bump_required_version: bool,
+    /// Rewrite removed and deprecated backend attributes (`--modernize`).
+    pub modernize: bool,
 }
 
 /// Runs every check on a scanned plan: adds findings, blocks backends whose
@@ -62,6 +65,12 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, options: &Options) {
         }
     }
     findings.extend(tofu_twins(repo, cwd));
+    findings.extend(modernize::run(
+        repo,
+        cwd,
+        options.strategy,
+        options.modernize,
+    ));
     let constraints: Vec<&VersionConstraint> = facts
         .iter()
         .filter_map(|f| match f {

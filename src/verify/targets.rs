@@ -92,7 +92,7 @@ pub fn target_for(backend: &Backend, path: &str, units: &[Unit], probe: bool) ->
         keys,
         unknown_key_prefix,
         workspace_key_prefix: literal("workspace_key_prefix").unwrap_or_else(|| "env:".into()),
-        table: literal("dynamodb_table"),
+        table: literal("dynamodb_table").or(literal("lock_table")),
         client: ClientSettings::from_backend(backend),
         probe,
         dir: parent_dir(path),

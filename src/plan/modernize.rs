@@ -1,0 +1,338 @@
+//! `--modernize`: the S3 backend attributes Terraform 1.10 removed and 1.11
+//! deprecated, rewritten into their current spelling next to the migration.
+//!
+//! Pure: from a parsed backend to ops on its bodies; the syntax renderers spell
+//! them. An old and a new spelling that disagree are an error, never a guess.
+
+use super::{Action, BodyOps, Op, PlanError, Strategy, decide_avoiding};
+use crate::parse::{Backend, BackendKind, Body, Setting, Syntax, Value};
+use crate::source::Source;
+
+/// Top-level assume-role attributes Terraform 1.10 removed, and their key in
+/// the `assume_role` object that replaced them.
+pub const ASSUME_ROLE_ITEMS: [(&str, &str); 8] = [
+    ("role_arn", "role_arn"),
+    ("session_name", "session_name"),
+    ("external_id", "external_id"),
+    ("assume_role_duration_seconds", "duration"),
+    ("assume_role_policy", "policy"),
+    ("assume_role_policy_arns", "policy_arns"),
+    ("assume_role_tags", "tags"),
+    ("assume_role_transitive_tag_keys", "transitive_tag_keys"),
+];
+
+/// Endpoint attributes deprecated in favour of an item of `endpoints`.
+const ENDPOINT_ITEMS: [(&str, &str); 3] = [
+    ("endpoint", "s3"),
+    ("iam_endpoint", "iam"),
+    ("sts_endpoint", "sts"),
+];
+
+/// Attributes Terraform 1.11 deprecated (it warns at every init), with what
+/// replaces each one.
+pub const DEPRECATED: [(&str, &str); 8] = [
+    ("dynamodb_table", "use_lockfile"),
+    ("dynamodb_endpoint", "endpoints.dynamodb"),
+    ("force_path_style", "use_path_style"),
+    ("endpoint", "endpoints.s3"),
+    ("iam_endpoint", "endpoints.iam"),
+    ("sts_endpoint", "endpoints.sts"),
+    ("shared_credentials_file", "shared_credentials_files"),
+    ("endpoints.dynamodb", "use_lockfile"),
+];
+
+/// Whether a key is one of the removed assume-role attributes.
+pub fn is_removed(key: &str) -> bool {
+    ASSUME_ROLE_ITEMS.iter().any(|(old, _)| *old == key)
+}
+
+/// Attributes that Terragrunt's own S3 client (the one that bootstraps the
+/// bucket) reads only in their old spelling: in a `remote_state` config they
+/// stay, since renaming them would change what Terragrunt does.
+pub const TERRAGRUNT_KEEPS: [&str; 2] = ["force_path_style", "shared_credentials_file"];
+
+/// Whether this backend is a Terragrunt `remote_state` config map.
+pub fn is_terragrunt_map(backend: &Backend) -> bool {
+    backend.kind == BackendKind::Terragrunt && backend.body.syntax == Syntax::HclObject
+}
+
+/// The migration's ops plus the modernizing ones, for a backend tflock migrates.
+pub fn decide<'a>(
+    source: &Source,
+    backend: &'a Backend,
+    strategy: Strategy,
+) -> Result<(Action, Vec<BodyOps<'a>>), PlanError> {
+    let body = &backend.body;
+    let text = source.text.as_str();
+    let mut own: Vec<Op<'a>> = Vec::new();
+    let mut nested: Vec<BodyOps<'a>> = Vec::new();
+
+    // `endpoints` that the migration removes as a whole counts as absent.
+    let endpoints = body.get("endpoints").filter(|e| {
+        let only_dynamodb = e
+            .object
+            .as_ref()
+            .is_some_and(|o| o.settings.len() == 1 && o.get("dynamodb").is_some());
+        !(strategy == Strategy::Replace && only_dynamodb)
+    });
+    let mut endpoint_items: Vec<(&'static str, &'static str)> = ENDPOINT_ITEMS.to_vec();
+    if strategy == Strategy::Dual {
+        // Replace removes dynamodb_endpoint; dual keeps it, in its new home.
+        endpoint_items.push(("dynamodb_endpoint", "dynamodb"));
+    }
+    // In replace, `endpoints.dynamodb` goes: a new item never follows it.
+    let dropped_item = (strategy == Strategy::Replace).then_some("dynamodb");
+    let groups = [
+        (
+            "assume_role",
+            ASSUME_ROLE_ITEMS.to_vec(),
+            body.get("assume_role"),
+        ),
+        ("endpoints", endpoint_items, endpoints),
+    ];
+    for (home, items, existing) in groups {
+        let old: Vec<(&Setting, &'static str)> = body
+            .settings
+            .iter()
+            .filter_map(|s| {
+                items
+                    .iter()
+                    .find(|(o, _)| *o == s.key)
+                    .map(|(_, new)| (s, *new))
+            })
+            .collect();
+        if old.is_empty() {
+            continue;
+        }
+        let mut values = Vec::new();
+        for (setting, item) in &old {
+            let value = item_value(text, setting, item)?;
+            values.push((*setting, *item, value));
+        }
+        match existing {
+            None => {
+                let object = object_text(body.syntax, &values);
+                own.push(Op::Rewrite(values[0].0, home, object));
+                own.extend(values[1..].iter().map(|(s, _, _)| Op::Delete(s)));
+            }
+            Some(home_setting) => {
+                let Some(object) = &home_setting.object else {
+                    return Err(PlanError {
+                        offset: home_setting.key_span.start,
+                        message: format!(
+                            "`{home}` is not an object literal, so tflock cannot merge `{}` into it; move it by hand",
+                            values[0].0.key
+                        ),
+                    });
+                };
+                let anchor = object
+                    .settings
+                    .iter()
+                    .rev()
+                    .find(|s| Some(s.key.as_str()) != dropped_item);
+                let mut inserts = Vec::new();
+                for (setting, item, value) in values {
+                    own.push(Op::Delete(setting));
+                    match object.get(item) {
+                        Some(present) if same_value(text, present, &value) => {}
+                        Some(present) => {
+                            return Err(PlanError {
+                                offset: setting.key_span.start,
+                                message: format!(
+                                    "`{}` and `{home}.{item}` are both set, to different values \
+                                     (line {}); tflock will not guess which one counts",
+                                    setting.key,
+                                    source.line_of(present.key_span.start)
+                                ),
+                            });
+                        }
+                        None => inserts.push((item, value)),
+                    }
+                }
+                if inserts.is_empty() {
+                    continue;
+                }
+                let Some(anchor) = anchor else {
+                    return Err(PlanError {
+                        offset: home_setting.key_span.start,
+                        message: format!(
+                            "`{home}` is empty, so tflock cannot merge into it; move the settings by hand"
+                        ),
+                    });
+                };
+                let ops = inserts
+                    .into_iter()
+                    .map(|(item, value)| Op::InsertAfter(anchor, item, value))
+                    .collect();
+                nested.push(BodyOps { body: object, ops });
+            }
+        }
+    }
+
+    let terragrunt_map = is_terragrunt_map(backend);
+    let renames: [(&str, &'static str); 2] = [
+        ("force_path_style", "use_path_style"),
+        ("shared_credentials_file", "shared_credentials_files"),
+    ];
+    for (old_key, new_key) in renames {
+        let Some(old) = body.get(old_key) else {
+            continue;
+        };
+        if terragrunt_map && TERRAGRUNT_KEEPS.contains(&old_key) {
+            continue;
+        }
+        let value = value_text(text, old)?;
+        let value = if new_key == "shared_credentials_files" {
+            format!("[{value}]")
+        } else {
+            value.to_string()
+        };
+        match body.get(new_key) {
+            None => own.push(Op::Rewrite(old, new_key, value)),
+            Some(present) if same_value(text, present, &value) => own.push(Op::Delete(old)),
+            Some(present) => {
+                return Err(PlanError {
+                    offset: old.key_span.start,
+                    message: format!(
+                        "`{old_key}` and `{new_key}` are both set, to different values (line {}); \
+                         tflock will not guess which one counts",
+                        source.line_of(present.key_span.start)
+                    ),
+                });
+            }
+        }
+    }
+
+    let vanishing: Vec<&Setting> = own
+        .iter()
+        .filter_map(|op| match op {
+            Op::Delete(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    let (action, mut bodies) = decide_avoiding(backend, strategy, &vanishing);
+    if action != Action::Migrate {
+        return Ok((action, bodies));
+    }
+    bodies[0].ops.extend(own);
+    for extra in nested {
+        match bodies.iter_mut().find(|b| std::ptr::eq(b.body, extra.body)) {
+            Some(b) => b.ops.extend(extra.ops),
+            None => bodies.push(extra),
+        }
+    }
+    Ok((action, bodies))
+}
+
+/// A setting's value as source text that can move into a one-line object.
+fn value_text<'t>(text: &'t str, setting: &Setting) -> Result<&'t str, PlanError> {
+    let value = &text[setting.value_span.clone()];
+    if value.contains('\n') {
+        return Err(PlanError {
+            offset: setting.key_span.start,
+            message: format!(
+                "`{}` spans several lines; tflock moves only one-line values, so move it by hand",
+                setting.key
+            ),
+        });
+    }
+    Ok(value)
+}
+
+/// The value an old attribute takes in its new home.
+fn item_value(text: &str, setting: &Setting, item: &str) -> Result<String, PlanError> {
+    if item != "duration" {
+        return value_text(text, setting).map(str::to_string);
+    }
+    let seconds = match &setting.value {
+        Value::Number(n) | Value::String(n) => n.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    let Some(seconds) = seconds else {
+        return Err(PlanError {
+            offset: setting.key_span.start,
+            message: format!(
+                "`{}` is not a whole number of seconds ({}); set assume_role's duration by hand",
+                setting.key,
+                setting.value.display()
+            ),
+        });
+    };
+    Ok(format!("\"{}\"", duration(seconds)))
+}
+
+/// Seconds as a Go duration string, the form `assume_role.duration` takes:
+/// `3600` is `1h`, `5400` is `1h30m`, `90` is `1m30s`.
+pub fn duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// A one-line object in the body's syntax: `{ a = 1, b = 2 }` or `{"a": 1, "b": 2}`.
+fn object_text(syntax: Syntax, items: &[(&Setting, &'static str, String)]) -> String {
+    match syntax {
+        Syntax::Json => {
+            let members: Vec<String> = items
+                .iter()
+                .map(|(_, k, v)| format!("\"{k}\": {v}"))
+                .collect();
+            format!("{{{}}}", members.join(", "))
+        }
+        Syntax::HclBody | Syntax::HclObject => {
+            let members: Vec<String> = items.iter().map(|(_, k, v)| format!("{k} = {v}")).collect();
+            format!("{{ {} }}", members.join(", "))
+        }
+    }
+}
+
+/// Whether a present setting already holds this value (source text, blanks aside).
+fn same_value(text: &str, present: &Setting, value: &str) -> bool {
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    squeeze(&text[present.value_span.clone()]) == squeeze(value)
+}
+
+/// The deprecated or removed attributes a backend sets, with what replaces each,
+/// as (setting, old name, replacement) — `endpoints.dynamodb` included.
+pub fn outdated(body: &Body) -> Vec<(&Setting, String, &'static str)> {
+    let mut out = Vec::new();
+    for s in &body.settings {
+        if let Some((old, _)) = ASSUME_ROLE_ITEMS.iter().find(|(o, _)| *o == s.key) {
+            out.push((s, old.to_string(), "assume_role"));
+        }
+        if let Some((old, new)) = DEPRECATED.iter().find(|(o, _)| *o == s.key) {
+            out.push((s, old.to_string(), *new));
+        }
+        if s.key == "endpoints"
+            && let Some(d) = s.object.as_ref().and_then(|o| o.get("dynamodb"))
+        {
+            out.push((d, "endpoints.dynamodb".to_string(), "use_lockfile"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_go_writes_them() {
+        assert_eq!(duration(3600), "1h");
+        assert_eq!(duration(5400), "1h30m");
+        assert_eq!(duration(90), "1m30s");
+        assert_eq!(duration(900), "15m");
+        assert_eq!(duration(43200), "12h");
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(3661), "1h1m1s");
+    }
+}
