@@ -124,6 +124,53 @@ cases! {
     ci_references => "ci-references";
     tofu_twin => "tofu-twin";
     tofu_var_bucket => "tofu-var-bucket";
+    // Terragrunt's lock_table alias and lock-table-only keys (issue 10, 13).
+    lock_table => "lock-table";
+    // Upgrade-safe backends (issue 13): without --modernize, a removed
+    // assume-role attribute blocks for Terraform; the same cases run with
+    // --modernize in `modernize_cases!` below.
+    modernize_assume_role => "modernize-assume-role", blocked = ["app/main.tf", "ops/backend.tf"];
+    modernize_alone => "modernize-alone", blocked = [
+        "role-arn/main.tf", "session-name/main.tf", "external-id/main.tf",
+        "assume-role-duration-seconds/main.tf", "assume-role-policy/main.tf",
+        "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
+        "assume-role-transitive-tag-keys/main.tf",
+    ];
+    modernize_deprecated => "modernize-deprecated";
+    modernize_merge => "modernize-merge", blocked = ["role/main.tf"];
+    modernize_json => "modernize-json", blocked = ["app/main.tf.json"];
+    modernize_tfbackend => "modernize-tfbackend", blocked = ["app/env/prod.s3.tfbackend"];
+    modernize_terragrunt => "modernize-terragrunt", blocked = ["gen/terragrunt.hcl", "root.hcl"];
+    modernize_conflict => "modernize-conflict", blocked = ["clash/main.tf", "fine/main.tf"];
+    // OpenTofu still accepts the removed attributes: a finding, not a block.
+    modernize_opentofu => "modernize-opentofu";
+}
+
+/// The cases that also have `replace-modernize/` and `dual-modernize/` trees:
+/// the same five checks with `--modernize` on plan, apply and the second plan.
+macro_rules! modernize_cases {
+    ($($test:ident => $name:literal $(, bad = [$($bad:literal),* $(,)?])?;)*) => {
+        const MODERNIZE_CASES: &[&str] = &[$($name),*];
+        $(
+            #[test]
+            fn $test() {
+                run_modernize_case($name, &[$($($bad),*)?]);
+            }
+        )*
+    };
+}
+
+modernize_cases! {
+    modernized_assume_role => "modernize-assume-role";
+    modernized_alone => "modernize-alone";
+    modernized_deprecated => "modernize-deprecated";
+    modernized_merge => "modernize-merge";
+    modernized_json => "modernize-json";
+    modernized_tfbackend => "modernize-tfbackend";
+    modernized_terragrunt => "modernize-terragrunt";
+    // `role_arn` and `assume_role.role_arn` disagree: an error for that backend.
+    modernized_conflict => "modernize-conflict", bad = ["clash/main.tf"];
+    modernized_opentofu => "modernize-opentofu";
 }
 
 #[test]
@@ -142,6 +189,28 @@ fn every_fixture_case_has_a_test() {
             assert!(dir.is_dir(), "{case}: missing {}", dir.display());
         }
     }
+    for case in MODERNIZE_CASES {
+        assert!(CASES.contains(case), "{case} is not in cases!");
+        for part in ["replace-modernize", "dual-modernize"] {
+            let dir = fixtures().join("cases").join(case).join(part);
+            assert!(dir.is_dir(), "{case}: missing {}", dir.display());
+        }
+    }
+}
+
+/// Both strategies with `--modernize`, even when the first fails.
+fn run_modernize_case(case: &str, bad: &[&str]) {
+    let failed: Vec<&str> = STRATEGIES
+        .into_iter()
+        .filter(|strategy| {
+            std::panic::catch_unwind(|| run_mode(case, strategy, true, bad, &[])).is_err()
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{case}: failed with --modernize --strategy {} (details above)",
+        failed.join(", --strategy ")
+    );
 }
 
 /// Runs both strategies, even when the first fails, then reports every failure.
@@ -160,10 +229,32 @@ fn run_case(case: &str, bad: &[&str], blocked: &[&str]) {
 }
 
 fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
+    run_mode(case, strategy, false, bad, blocked)
+}
+
+/// The five checks for one strategy, with or without `--modernize` (then the
+/// expected tree is `<strategy>-modernize/`).
+fn run_mode(case: &str, strategy: &str, modernize: bool, bad: &[&str], blocked: &[&str]) {
     let case_dir = fixtures().join("cases").join(case);
     let input = fixture_tree(&case_dir.join("in"));
-    let expected = fixture_tree(&case_dir.join(strategy));
-    let ctx = format!("{case} (--strategy {strategy})");
+    let suffix = if modernize { "-modernize" } else { "" };
+    let expected = fixture_tree(&case_dir.join(format!("{strategy}{suffix}")));
+    let flag: &[&str] = if modernize { &["--modernize"] } else { &[] };
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(flag)
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    };
+    let run = |dir: &Path, args: &[&str]| {
+        let args = with(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tflock(dir, &args)
+    };
+    let ctx = format!(
+        "{case} (--strategy {strategy}{})",
+        if modernize { " --modernize" } else { "" }
+    );
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("repo");
     materialize(&case_dir.join("in"), &work);
@@ -175,8 +266,8 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
     };
 
     // 1. The plan, as text and JSON.
-    let text = tflock(&work, &["plan", "--offline", "--strategy", strategy]);
-    let json = tflock(
+    let text = run(&work, &["plan", "--offline", "--strategy", strategy]);
+    let json = run(
         &work,
         &[
             "plan",
@@ -187,15 +278,17 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
             "json",
         ],
     );
+    let shown_flag = if modernize { " --modernize" } else { "" };
     let snapshot = format!(
-        "== tflock plan --offline --strategy {strategy}\n{}\n\
-             == tflock plan --offline --strategy {strategy} --format json\n{}",
+        "== tflock plan --offline --strategy {strategy}{shown_flag}\n{}\n\
+             == tflock plan --offline --strategy {strategy}{shown_flag} --format json\n{}",
         shown(&text),
         shown(&json)
     )
     .replace(&tmp.path().display().to_string(), "[TMP]");
     insta::with_settings!({ description => format!("fixtures/cases/{case}, --strategy {strategy}"), omit_expression => true }, {
-        insta::assert_snapshot!(format!("{case}__{strategy}"), snapshot);
+        let name = if modernize { format!("{case}__{strategy}_modernize") } else { format!("{case}__{strategy}") };
+        insta::assert_snapshot!(name, snapshot);
     });
 
     for (what, out) in [("plan", &text), ("plan --format json", &json)] {
@@ -218,7 +311,7 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
 
     // 2. Apply, and compare the whole tree.
     let rollback_arg = rollback_file.to_str().unwrap();
-    let applied = tflock(
+    let applied = run(
         &work,
         &[
             "apply",
@@ -264,7 +357,7 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
     check_with_reference(&ctx, &input, &actual);
 
     // 4. Idempotence: a second plan changes nothing.
-    let again = tflock(
+    let again = run(
         &work,
         &[
             "plan",
@@ -280,7 +373,7 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
         "{ctx}: second plan\n{}",
         shown(&again)
     );
-    let again_json = tflock(
+    let again_json = run(
         &work,
         &[
             "plan",
@@ -421,7 +514,14 @@ fn assert_findings(ctx: &str, doc: &serde_json::Value, input: &Tree) -> Vec<Stri
     for f in findings {
         let kind = f["kind"].as_str().unwrap_or_default();
         assert!(
-            ["ci-reference", "generated-file", "opentofu-twin", "version"].contains(&kind),
+            [
+                "ci-reference",
+                "generated-file",
+                "opentofu-twin",
+                "version",
+                "deprecated"
+            ]
+            .contains(&kind),
             "{ctx}: unknown finding kind: {f}"
         );
         assert!(

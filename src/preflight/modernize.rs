@@ -61,9 +61,10 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
         let b = &mut repo.backends[i];
         let mut removed = Vec::new();
         for (setting, old, new) in modernize::outdated(&b.backend.body) {
-            let line = line_of(repo_text(&repo.files, &b.path), setting.key_span.start);
+            let (line, column) =
+                line_col(repo_text(&repo.files, &b.path), setting.key_span.start);
             if modernize::is_removed(&old) {
-                removed.push((line, old));
+                removed.push((line, column, old));
                 continue;
             }
             if migration_removes(&old, strategy) {
@@ -72,7 +73,7 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
             findings.push(Finding {
                 path: b.path.clone(),
                 line,
-                column: 1,
+                column,
                 kind: "deprecated",
                 message: format!(
                     "`{old}` is deprecated since Terraform 1.11 (init warns); use `{new}` \
@@ -86,14 +87,14 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
         }
         let list = removed
             .iter()
-            .map(|(line, old)| format!("{}:{line}: `{old}`", b.path))
+            .map(|(line, _, old)| format!("{}:{line}: `{old}`", b.path))
             .collect::<Vec<_>>()
             .join(", ");
         if tofu {
             findings.push(Finding {
                 path: b.path.clone(),
                 line: removed[0].0,
-                column: 1,
+                column: removed[0].1,
                 kind: "deprecated",
                 message: format!(
                     "{list}: deprecated in OpenTofu and removed in Terraform 1.10; \
@@ -107,7 +108,7 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
                 "{list}: removed in Terraform 1.10, which use_lockfile needs (init fails: An argument \
                  named \"{}\" is not expected here); move into `assume_role = {{ ... }}`, or run with \
                  --modernize",
-                removed[0].1
+                removed[0].2
             ));
         }
     }
@@ -190,8 +191,8 @@ fn kept_in_terragrunt(b: &BackendPlan, source: &Source) -> Vec<Finding> {
         .filter_map(|key| b.backend.body.get(key))
         .map(|s| Finding {
             path: b.path.clone(),
-            line: source.line_of(s.key_span.start),
-            column: 1,
+            line: source.line_col(s.key_span.start).0,
+            column: source.line_col(s.key_span.start).1,
             kind: "deprecated",
             message: format!(
                 "`{}` kept: Terragrunt's own S3 client (which bootstraps the bucket) reads only this \
@@ -235,10 +236,7 @@ fn repo_text<'a>(files: &'a [crate::scan::FilePlan], path: &str) -> &'a str {
         .map_or("", |f| f.original.as_str())
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&c| c == b'\n')
-        .count()
-        + 1
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    Source::new(text.to_string()).line_col(offset)
 }
