@@ -162,7 +162,14 @@ macro_rules! modernize_cases {
 
 modernize_cases! {
     modernized_assume_role => "modernize-assume-role";
-    modernized_alone => "modernize-alone";
+    // The other assume-role attributes alone have no role to go with: an
+    // error each (Terraform refuses `assume_role` without `role_arn`).
+    modernized_alone => "modernize-alone", bad = [
+        "session-name/main.tf", "external-id/main.tf",
+        "assume-role-duration-seconds/main.tf", "assume-role-policy/main.tf",
+        "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
+        "assume-role-transitive-tag-keys/main.tf",
+    ];
     modernized_deprecated => "modernize-deprecated";
     modernized_merge => "modernize-merge";
     modernized_json => "modernize-json";

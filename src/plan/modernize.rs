@@ -104,6 +104,24 @@ pub fn decide<'a>(
         if old.is_empty() {
             continue;
         }
+        if home == "assume_role" {
+            let role_arn = old.iter().any(|(s, _)| s.key == "role_arn")
+                || existing
+                    .and_then(|e| e.object.as_ref())
+                    .is_some_and(|o| o.get("role_arn").is_some());
+            if !role_arn {
+                // Terraform used them only with a role to assume; `assume_role`
+                // without `role_arn` is refused. Dropping them is the user's call.
+                return Err(PlanError {
+                    offset: old[0].0.key_span.start,
+                    message: format!(
+                        "`{}` is set without `role_arn`: it had no effect, and `assume_role` needs \
+                         role_arn; remove it or add the role by hand",
+                        old[0].0.key
+                    ),
+                });
+            }
+        }
         let mut values = Vec::new();
         for (setting, item) in &old {
             let value = item_value(text, setting, item)?;

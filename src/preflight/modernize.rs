@@ -61,8 +61,7 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
         let b = &mut repo.backends[i];
         let mut removed = Vec::new();
         for (setting, old, new) in modernize::outdated(&b.backend.body) {
-            let (line, column) =
-                line_col(repo_text(&repo.files, &b.path), setting.key_span.start);
+            let (line, column) = line_col(repo_text(&repo.files, &b.path), setting.key_span.start);
             if modernize::is_removed(&old) {
                 removed.push((line, column, old));
                 continue;
