@@ -136,6 +136,12 @@ cases! {
         "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
         "assume-role-transitive-tag-keys/main.tf",
     ];
+    modernize_with_role => "modernize-with-role", blocked = [
+        "session-name/main.tf", "external-id/main.tf",
+        "assume-role-duration-seconds/main.tf", "assume-role-policy/main.tf",
+        "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
+        "assume-role-transitive-tag-keys/main.tf",
+    ];
     modernize_deprecated => "modernize-deprecated";
     modernize_merge => "modernize-merge", blocked = ["role/main.tf"];
     modernize_json => "modernize-json", blocked = ["app/main.tf.json"];
@@ -170,6 +176,8 @@ modernize_cases! {
         "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
         "assume-role-transitive-tag-keys/main.tf",
     ];
+    // Each of them with the role it goes with.
+    modernized_with_role => "modernize-with-role";
     modernized_deprecated => "modernize-deprecated";
     modernized_merge => "modernize-merge";
     modernized_json => "modernize-json";
