@@ -124,6 +124,11 @@ cases! {
     ci_references => "ci-references";
     tofu_twin => "tofu-twin";
     tofu_var_bucket => "tofu-var-bucket";
+    // Version pins beyond the version-manager files (issue 13): mise, CI.
+    version_pin_mise => "version-pin-mise", blocked = ["app/main.tf"];
+    version_pin_ci_actions => "version-pin-ci-actions", blocked = ["app/main.tf"];
+    // Per Atlantis project; a new-enough container image blocks nothing.
+    version_pin_atlantis => "version-pin-atlantis", blocked = ["net/main.tf"];
     // Terragrunt's lock_table alias and lock-table-only keys (issue 10, 13).
     lock_table => "lock-table";
     // Upgrade-safe backends (issue 13): without --modernize, a removed

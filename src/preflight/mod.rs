@@ -5,6 +5,7 @@
 //! backend-config files); it never writes.
 
 pub mod ci;
+mod ci_pins;
 pub mod facts;
 pub mod modernize;
 pub mod version;
@@ -211,6 +212,7 @@ fn check_versions(
     findings: &mut Vec<Finding>,
 ) -> Vec<(VersionConstraint, String)> {
     let mut pins = PinCache::default();
+    let ci_pins = ci_pins::find(cwd);
     let mut bumps = Vec::new();
     let units = repo.units.clone();
     // Indexes, so the work grows with the modules, not with their square.
@@ -300,6 +302,37 @@ fn check_versions(
                             suggestion: None,
                         }),
                     }
+                }
+            }
+            for (file, ci) in ci_pins.iter().filter(|(_, p)| ci_pins::applies_to(p, dir)) {
+                let pin = &ci.pin;
+                judged = true;
+                match pin.pin.verdict(&LOCKFILE_FLOOR) {
+                    PinVerdict::BelowFloor => blockers.push(Blocker {
+                        reason: format!(
+                            "{file}:{} runs {} {} ({}), older than 1.10 (no use_lockfile); update it (tflock does not edit CI files)",
+                            pin.line,
+                            tool_name(pin.tool),
+                            pin.raw,
+                            ci.source
+                        ),
+                        bump: None,
+                    }),
+                    PinVerdict::AtOrAboveFloor | PinVerdict::DefersToRequiredVersion => {}
+                    verdict => findings.push(Finding {
+                        path: file.clone(),
+                        line: pin.line,
+                        column: 1,
+                        kind: "version",
+                        message: format!(
+                            "CI runs {} {} ({}): {}",
+                            tool_name(pin.tool),
+                            pin.raw,
+                            ci.source,
+                            verdict.note()
+                        ),
+                        suggestion: None,
+                    }),
                 }
             }
         }
@@ -419,6 +452,8 @@ impl PinCache {
             VersionFileKind::TerraformVersion,
             VersionFileKind::OpenTofuVersion,
             VersionFileKind::ToolVersions,
+            VersionFileKind::MiseToml,
+            VersionFileKind::DotMiseToml,
         ]
         .into_iter()
         .filter_map(|kind| self.find(cwd, &absolute, kind))
