@@ -1260,10 +1260,10 @@ pub fn parse_ci_pins(text: &str) -> Vec<CiPin> {
             } else {
                 None
             }
-        } else if let Some(v) = key_value("tofu_version").filter(|_| setup_opentofu) {
-            Some((Tool::OpenTofu, v, "opentofu/setup-opentofu", None))
         } else {
-            None
+            key_value("tofu_version")
+                .filter(|_| setup_opentofu)
+                .map(|v| (Tool::OpenTofu, v, "opentofu/setup-opentofu", None))
         };
         if let Some((tool, raw, source, dir)) = found {
             pins.push(CiPin {
