@@ -126,6 +126,10 @@ cases! {
     tofu_var_bucket => "tofu-var-bucket";
     // Version pins beyond the version-manager files (issue 13): mise, CI.
     version_pin_mise => "version-pin-mise", blocked = ["app/main.tf"];
+    // required_version in .tf.json and in a generate heredoc: read, and blocking
+    // (bumped in `bump_in_json_and_generate`).
+    version_bump_json_generate => "version-bump-json-generate",
+        blocked = ["json/main.tf.json", "tg/terragrunt.hcl"];
     version_pin_ci_actions => "version-pin-ci-actions", blocked = ["app/main.tf"];
     // Per Atlantis project; a new-enough container image blocks nothing.
     version_pin_atlantis => "version-pin-atlantis", blocked = ["net/main.tf"];
@@ -218,6 +222,21 @@ fn every_fixture_case_has_a_test() {
     }
 }
 
+/// `--bump-required-version` in Terraform's JSON syntax and inside a
+/// Terragrunt `generate` heredoc (expected trees `replace-bump/`, `dual-bump/`).
+#[test]
+fn bump_in_json_and_generate() {
+    for strategy in STRATEGIES {
+        run_with(
+            "version-bump-json-generate",
+            strategy,
+            &["--bump-required-version"],
+            &[],
+            &[],
+        );
+    }
+}
+
 /// Both strategies with `--modernize`, even when the first fails.
 fn run_modernize_case(case: &str, bad: &[&str]) {
     let failed: Vec<&str> = STRATEGIES
@@ -255,11 +274,22 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
 /// The five checks for one strategy, with or without `--modernize` (then the
 /// expected tree is `<strategy>-modernize/`).
 fn run_mode(case: &str, strategy: &str, modernize: bool, bad: &[&str], blocked: &[&str]) {
+    let flag: &[&str] = if modernize { &["--modernize"] } else { &[] };
+    run_with(case, strategy, flag, bad, blocked)
+}
+
+/// The five checks for one strategy with extra flags; `--modernize` expects
+/// `<strategy>-modernize/`, `--bump-required-version` `<strategy>-bump/`.
+fn run_with(case: &str, strategy: &str, flag: &[&str], bad: &[&str], blocked: &[&str]) {
+    let modernize = flag.contains(&"--modernize");
     let case_dir = fixtures().join("cases").join(case);
     let input = fixture_tree(&case_dir.join("in"));
-    let suffix = if modernize { "-modernize" } else { "" };
+    let suffix = match flag.first() {
+        Some(&"--modernize") => "-modernize",
+        Some(&"--bump-required-version") => "-bump",
+        _ => "",
+    };
     let expected = fixture_tree(&case_dir.join(format!("{strategy}{suffix}")));
-    let flag: &[&str] = if modernize { &["--modernize"] } else { &[] };
     let with = |args: &[&str]| -> Vec<String> {
         args.iter()
             .chain(flag)
@@ -298,7 +328,7 @@ fn run_mode(case: &str, strategy: &str, modernize: bool, bad: &[&str], blocked: 
             "json",
         ],
     );
-    let shown_flag = if modernize { " --modernize" } else { "" };
+    let shown_flag: String = flag.iter().map(|f| format!(" {f}")).collect();
     let snapshot = format!(
         "== tflock plan --offline --strategy {strategy}{shown_flag}\n{}\n\
              == tflock plan --offline --strategy {strategy}{shown_flag} --format json\n{}",
@@ -307,7 +337,7 @@ fn run_mode(case: &str, strategy: &str, modernize: bool, bad: &[&str], blocked: 
     )
     .replace(&tmp.path().display().to_string(), "[TMP]");
     insta::with_settings!({ description => format!("fixtures/cases/{case}, --strategy {strategy}"), omit_expression => true }, {
-        let name = if modernize { format!("{case}__{strategy}_modernize") } else { format!("{case}__{strategy}") };
+        let name = format!("{case}__{strategy}{}", suffix.replace('-', "_"));
         insta::assert_snapshot!(name, snapshot);
     });
 

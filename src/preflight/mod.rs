@@ -7,6 +7,7 @@
 pub mod ci;
 mod ci_pins;
 pub mod facts;
+pub mod json_blocks;
 pub mod modernize;
 pub mod version;
 
@@ -406,7 +407,9 @@ fn judge_constraint(c: &VersionConstraint, options: &Options) -> Option<Blocker>
     } else {
         LOCKFILE_FLOOR
     };
-    let bump = (c.kind == ConstraintKind::RequiredVersion && !c.generated)
+    // Also inside a `generate` heredoc: the bump lands in the heredoc, so the
+    // file Terragrunt generates carries it.
+    let bump = (c.kind == ConstraintKind::RequiredVersion)
         .then(|| version::bump(&c.text, &floor).ok())
         .flatten()
         .map(|new| (c.clone(), new));
@@ -510,7 +513,16 @@ fn plan_bumps(repo: &mut RepoPlan, bumps: &[(VersionConstraint, String)]) {
             },
         };
         let source = Source::new(original.clone());
-        let Ok(blocks) = parse::terraform_blocks(&source) else {
+        // Where the constraint is written: a `.tf` block, JSON, or the
+        // terraform block inside a Terragrunt `generate` heredoc.
+        let blocks = if path.ends_with(".json") {
+            Ok(json_blocks::terraform_blocks(&source))
+        } else if path.ends_with(".hcl") {
+            parse::generated_terraform_blocks(&source)
+        } else {
+            parse::terraform_blocks(&source)
+        };
+        let Ok(blocks) = blocks else {
             continue;
         };
         let mut edits: Vec<Edit> = Vec::new();
