@@ -451,9 +451,11 @@ fn placeholder(expr: &str) -> String {
 
 /// Runs the inits on a few threads; returns a description of each failure.
 fn run_all(terraform: &Path, inits: &[Init]) -> Vec<String> {
+    // Most of an init is waiting (process start, the refused connection), so
+    // a few more threads than cores.
     let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 8);
+        .map_or(2, |n| n.get() * 2)
+        .clamp(4, 8);
     let next = Mutex::new(0usize);
     let failures = Mutex::new(Vec::new());
     let work = tempfile::tempdir().unwrap();

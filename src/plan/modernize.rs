@@ -342,6 +342,110 @@ pub fn outdated(body: &Body) -> Vec<(&Setting, String, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discover::FileKind;
+    use crate::plan::{PlanOptions, plan_backend_with, splice};
+
+    /// The file after `--modernize` with `strategy`, or the planner's error.
+    fn modernized(kind: FileKind, text: &str, strategy: Strategy) -> Result<String, String> {
+        let source = Source::new(text.to_string());
+        let backends = crate::parse::parse(kind, &source).map_err(|e| e.to_string())?;
+        let options = PlanOptions {
+            strategy,
+            modernize: true,
+        };
+        let mut edits = Vec::new();
+        for b in &backends {
+            edits.extend(
+                plan_backend_with(&source, b, &options)
+                    .map_err(|e| e.message)?
+                    .1,
+            );
+        }
+        splice(text, &edits).map_err(|e| e.to_string())
+    }
+
+    fn block(rows: &str) -> String {
+        format!("terraform {{\n  backend \"s3\" {{\n{rows}  }}\n}}\n")
+    }
+
+    #[test]
+    fn table() {
+        use Strategy::{Dual, Replace};
+        let cases: &[(&str, Strategy, &str, &str)] = &[
+            (
+                "role and duration into one assume_role",
+                Replace,
+                "    bucket                       = \"b\"\n    role_arn                     = \"arn:r\"\n    assume_role_duration_seconds = 3600\n    dynamodb_table               = \"t\"\n",
+                "    bucket       = \"b\"\n    assume_role  = { role_arn = \"arn:r\", duration = \"1h\" }\n    use_lockfile = true\n",
+            ),
+            (
+                "same value in both spellings: the old one goes",
+                Dual,
+                "    bucket           = \"b\"\n    force_path_style = true\n    use_path_style   = true\n    dynamodb_table   = \"t\"\n",
+                "    bucket         = \"b\"\n    use_path_style = true\n    dynamodb_table = \"t\"\n    use_lockfile   = true\n",
+            ),
+            (
+                "merged into a one-line endpoints",
+                Replace,
+                "    bucket         = \"b\"\n    endpoints      = { s3 = \"http://s3\" }\n    sts_endpoint   = \"http://sts\"\n    dynamodb_table = \"t\"\n",
+                "    bucket       = \"b\"\n    endpoints    = { s3 = \"http://s3\", sts = \"http://sts\" }\n    use_lockfile = true\n",
+            ),
+            (
+                "dual moves dynamodb_endpoint into endpoints",
+                Dual,
+                "    bucket            = \"b\"\n    dynamodb_endpoint = \"http://ddb\"\n    dynamodb_table    = \"t\"\n",
+                "    bucket         = \"b\"\n    endpoints      = { dynamodb = \"http://ddb\" }\n    dynamodb_table = \"t\"\n    use_lockfile   = true\n",
+            ),
+            (
+                "shared_credentials_file becomes a list",
+                Replace,
+                "    shared_credentials_file = \"~/.aws/c\"\n    dynamodb_table          = \"t\"\n",
+                "    shared_credentials_files = [\"~/.aws/c\"]\n    use_lockfile             = true\n",
+            ),
+        ];
+        for (what, strategy, before, after) in cases {
+            assert_eq!(
+                modernized(FileKind::Terraform, &block(before), *strategy).as_deref(),
+                Ok(block(after).as_str()),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn conflicts_and_lone_attributes_are_errors() {
+        let clash = block(
+            "    role_arn       = \"arn:a\"\n    assume_role    = { role_arn = \"arn:b\" }\n    dynamodb_table = \"t\"\n",
+        );
+        let err = modernized(FileKind::Terraform, &clash, Strategy::Replace).unwrap_err();
+        assert!(err.contains("both set, to different values"), "{err}");
+        let paths = block(
+            "    force_path_style = true\n    use_path_style   = false\n    dynamodb_table   = \"t\"\n",
+        );
+        assert!(modernized(FileKind::Terraform, &paths, Strategy::Dual).is_err());
+        let lone = block("    session_name   = \"s\"\n    dynamodb_table = \"t\"\n");
+        let err = modernized(FileKind::Terraform, &lone, Strategy::Replace).unwrap_err();
+        assert!(err.contains("without `role_arn`"), "{err}");
+        let expr = block(
+            "    role_arn                     = \"arn:a\"\n    assume_role_duration_seconds = var.d\n    dynamodb_table               = \"t\"\n",
+        );
+        assert!(modernized(FileKind::Terraform, &expr, Strategy::Replace).is_err());
+    }
+
+    #[test]
+    fn json_and_terragrunt() {
+        let json = "{\"terraform\": {\"backend\": {\"s3\": {\"bucket\": \"b\", \"role_arn\": \"arn:r\", \"dynamodb_table\": \"t\"}}}}";
+        assert_eq!(
+            modernized(FileKind::TerraformJson, json, Strategy::Replace).unwrap(),
+            "{\"terraform\": {\"backend\": {\"s3\": {\"bucket\": \"b\", \"assume_role\": {\"role_arn\": \"arn:r\"}, \"use_lockfile\": true}}}}"
+        );
+        // Terragrunt's own S3 client reads force_path_style: kept in remote_state.
+        let tg = "remote_state {\n  backend = \"s3\"\n  config = {\n    bucket           = \"b\"\n    force_path_style = true\n    lock_table       = \"t\"\n  }\n}\n";
+        assert_eq!(
+            modernized(FileKind::Terragrunt, tg, Strategy::Replace).unwrap(),
+            "remote_state {\n  backend = \"s3\"\n  config = {\n    bucket           = \"b\"\n    force_path_style = true\n    use_lockfile     = true\n  }\n}\n"
+        );
+    }
 
     #[test]
     fn durations_read_as_go_writes_them() {
