@@ -151,6 +151,34 @@ cases! {
         "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
         "assume-role-transitive-tag-keys/main.tf",
     ];
+    // Each attribute alone (with its role_arn) in .tf.json, .tfbackend and
+    // remote_state.
+    modernize_forms => "modernize-forms", blocked = [
+        "json/assume-role-duration-seconds/main.tf.json",
+        "json/assume-role-policy-arns/main.tf.json",
+        "json/assume-role-policy/main.tf.json",
+        "json/assume-role-tags/main.tf.json",
+        "json/assume-role-transitive-tag-keys/main.tf.json",
+        "json/external-id/main.tf.json",
+        "json/role-arn/main.tf.json",
+        "json/session-name/main.tf.json",
+        "tfbackend/assume-role-duration-seconds/prod.s3.tfbackend",
+        "tfbackend/assume-role-policy-arns/prod.s3.tfbackend",
+        "tfbackend/assume-role-policy/prod.s3.tfbackend",
+        "tfbackend/assume-role-tags/prod.s3.tfbackend",
+        "tfbackend/assume-role-transitive-tag-keys/prod.s3.tfbackend",
+        "tfbackend/external-id/prod.s3.tfbackend",
+        "tfbackend/role-arn/prod.s3.tfbackend",
+        "tfbackend/session-name/prod.s3.tfbackend",
+        "tg/assume-role-duration-seconds/terragrunt.hcl",
+        "tg/assume-role-policy-arns/terragrunt.hcl",
+        "tg/assume-role-policy/terragrunt.hcl",
+        "tg/assume-role-tags/terragrunt.hcl",
+        "tg/assume-role-transitive-tag-keys/terragrunt.hcl",
+        "tg/external-id/terragrunt.hcl",
+        "tg/role-arn/terragrunt.hcl",
+        "tg/session-name/terragrunt.hcl",
+    ];
     modernize_deprecated => "modernize-deprecated";
     modernize_merge => "modernize-merge", blocked = ["role/main.tf"];
     modernize_json => "modernize-json", blocked = ["app/main.tf.json"];
@@ -187,6 +215,7 @@ modernize_cases! {
     ];
     // Each of them with the role it goes with.
     modernized_with_role => "modernize-with-role";
+    modernized_forms => "modernize-forms";
     modernized_deprecated => "modernize-deprecated";
     modernized_merge => "modernize-merge";
     modernized_json => "modernize-json";

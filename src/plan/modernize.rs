@@ -124,7 +124,7 @@ pub fn decide<'a>(
         }
         let mut values = Vec::new();
         for (setting, item) in &old {
-            let value = item_value(text, setting, item)?;
+            let value = item_value(text, body.syntax, setting, item)?;
             values.push((*setting, *item, value));
         }
         match existing {
@@ -258,7 +258,16 @@ fn value_text<'t>(text: &'t str, setting: &Setting) -> Result<&'t str, PlanError
 }
 
 /// The value an old attribute takes in its new home.
-fn item_value(text: &str, setting: &Setting, item: &str) -> Result<String, PlanError> {
+fn item_value(
+    text: &str,
+    syntax: Syntax,
+    setting: &Setting,
+    item: &str,
+) -> Result<String, PlanError> {
+    if syntax == Syntax::Json && item != "duration" {
+        // JSON has no layout to keep: a value over several lines is compacted.
+        return Ok(compact_json(&text[setting.value_span.clone()]));
+    }
     if item != "duration" {
         return value_text(text, setting).map(str::to_string);
     }
@@ -277,6 +286,38 @@ fn item_value(text: &str, setting: &Setting, item: &str) -> Result<String, PlanE
         });
     };
     Ok(format!("\"{}\"", duration(seconds)))
+}
+
+/// A JSON value on one line: blanks outside strings dropped, one space after
+/// `:` and `,` (strings, numbers and member order untouched).
+fn compact_json(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in value.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            c if c.is_whitespace() => {}
+            ':' | ',' => {
+                out.push(c);
+                out.push(' ');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Seconds as a Go duration string, the form `assume_role.duration` takes:
@@ -444,6 +485,14 @@ mod tests {
         assert_eq!(
             modernized(FileKind::Terragrunt, tg, Strategy::Replace).unwrap(),
             "remote_state {\n  backend = \"s3\"\n  config = {\n    bucket           = \"b\"\n    force_path_style = true\n    use_lockfile     = true\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn json_values_are_compacted_outside_strings() {
+        assert_eq!(
+            compact_json("{\n  \"a b\": [\n    \"x,\\\" y\"\n  ]\n}"),
+            "{\"a b\": [\"x,\\\" y\"]}"
         );
     }
 
