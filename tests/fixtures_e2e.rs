@@ -1113,3 +1113,44 @@ fn bump_strategy(strategy: &str) {
     assert_eq!(code(&restored), 0, "{ctx}: rollback\n{}", shown(&restored));
     assert_same_tree(&ctx, "in/ after rollback", &input, &fixture_tree(&work));
 }
+
+/// A plan saved with `--modernize` is applied with the same rewrite: `apply
+/// --plan` re-derives it with the flag the plan recorded.
+#[test]
+fn modernize_survives_a_saved_plan() {
+    let case_dir = fixtures().join("cases").join("modernize-assume-role");
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("repo");
+    materialize(&case_dir.join("in"), &work);
+    let planfile = tmp.path().join("plan.json");
+    let planned = tflock(
+        &work,
+        &[
+            "plan",
+            "--offline",
+            "--modernize",
+            "--out",
+            planfile.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&planned), 0, "plan\n{}", shown(&planned));
+    let applied = tflock(
+        &work,
+        &[
+            "apply",
+            "--plan",
+            planfile.to_str().unwrap(),
+            "--skip-lock-check",
+            "--auto-approve",
+            "--rollback-file",
+            tmp.path().join("rollback.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&applied), 0, "apply --plan\n{}", shown(&applied));
+    assert_same_tree(
+        "modernize-assume-role (saved plan)",
+        "replace-modernize/",
+        &fixture_tree(&case_dir.join("replace-modernize")),
+        &fixture_tree(&work),
+    );
+}
