@@ -6,6 +6,7 @@
 //! them together with the migration.
 
 use super::Finding;
+use super::version::{Tool, VersionFileKind, parse_version_file};
 use crate::discover::FileKind;
 use crate::parse::{self, BackendKind};
 use crate::plan::modernize::{self, TERRAGRUNT_KEEPS};
@@ -204,7 +205,9 @@ fn kept_in_terragrunt(b: &BackendPlan, source: &Source) -> Vec<Finding> {
 }
 
 /// OpenTofu runs this backend: a `.tofu` file, or an OpenTofu pin (and no
-/// Terraform pin) in its folder or a parent. Anything else may be Terraform.
+/// Terraform pin) in the nearest version file of its folder or a parent
+/// (`.opentofu-version`, `.tool-versions`, `mise.toml`). Anything else may be
+/// Terraform.
 fn is_opentofu(b: &BackendPlan, cwd: &Path) -> bool {
     if b.path.ends_with(".tofu") || b.path.ends_with(".tofu.json") {
         return true;
@@ -213,12 +216,25 @@ fn is_opentofu(b: &BackendPlan, cwd: &Path) -> bool {
         // Terragrunt picks its binary at run time: assume Terraform.
         return false;
     }
+    let kinds = [
+        VersionFileKind::TerraformVersion,
+        VersionFileKind::OpenTofuVersion,
+        VersionFileKind::ToolVersions,
+        VersionFileKind::MiseToml,
+        VersionFileKind::DotMiseToml,
+    ];
     let mut dir = cwd.join(&b.path);
     while dir.pop() {
-        if dir.join(".terraform-version").is_file() {
+        let mut tools = Vec::new();
+        for kind in kinds {
+            if let Ok(text) = std::fs::read_to_string(dir.join(kind.file_name())) {
+                tools.extend(parse_version_file(kind, &text).pins.into_iter().map(|p| p.tool));
+            }
+        }
+        if tools.contains(&Tool::Terraform) {
             return false;
         }
-        if dir.join(".opentofu-version").is_file() {
+        if tools.contains(&Tool::OpenTofu) {
             return true;
         }
         if !dir.starts_with(cwd) {
