@@ -138,7 +138,8 @@ cases! {
     // Upgrade-safe backends (issue 13): without --modernize, a removed
     // assume-role attribute blocks for Terraform; the same cases run with
     // --modernize in `modernize_cases!` below.
-    modernize_assume_role => "modernize-assume-role", blocked = ["app/main.tf", "ops/backend.tf"];
+    modernize_assume_role => "modernize-assume-role",
+        blocked = ["app/main.tf", "full/main.tf", "ops/backend.tf"];
     modernize_alone => "modernize-alone", blocked = [
         "role-arn/main.tf", "session-name/main.tf", "external-id/main.tf",
         "assume-role-duration-seconds/main.tf", "assume-role-policy/main.tf",
@@ -182,8 +183,10 @@ cases! {
     modernize_deprecated => "modernize-deprecated";
     modernize_merge => "modernize-merge", blocked = ["role/main.tf"];
     modernize_json => "modernize-json", blocked = ["app/main.tf.json"];
-    modernize_tfbackend => "modernize-tfbackend", blocked = ["app/env/prod.s3.tfbackend"];
-    modernize_terragrunt => "modernize-terragrunt", blocked = ["gen/terragrunt.hcl", "root.hcl"];
+    modernize_tfbackend => "modernize-tfbackend",
+        blocked = ["app/env/dev.s3.tfbackend", "app/env/prod.s3.tfbackend"];
+    modernize_terragrunt => "modernize-terragrunt",
+        blocked = ["full/terragrunt.hcl", "gen/terragrunt.hcl", "root.hcl"];
     modernize_conflict => "modernize-conflict", blocked = ["clash/main.tf", "fine/main.tf"];
     // OpenTofu still accepts the removed attributes: a finding, not a block.
     modernize_opentofu => "modernize-opentofu";

@@ -137,13 +137,34 @@ pub fn render(
     let mut deleted_settings = Vec::new();
     let mut row_changes: BTreeMap<usize, RowChange<'_>> = BTreeMap::new();
     let mut inserts: BTreeMap<usize, Vec<(&Setting, &str, &str)>> = BTreeMap::new();
+    // Rows rewritten over several lines: no longer rows.
+    let mut spread_lines = BTreeSet::new();
 
     for op in &body_ops.ops {
         match *op {
             Op::Delete(s) => deleted_settings.push(index_in(body, s)),
-            Op::Rewrite(s, key, ref value) => {
+            Op::Rewrite(s, key, ref value, ref spread) => {
                 let p = placement_of(s);
-                if p.is_row() {
+                // A multi-line value leaves every alignment group (as in
+                // hclwrite); a trailing comment keeps the one-line spelling.
+                if let Some(spread) = spread
+                    .as_ref()
+                    .filter(|_| p.is_row() && !p.heredoc && !lines.has_comment_cell(p.first_line))
+                {
+                    let line = p.first_line;
+                    let indent = &text[lines.start(line)..s.key_span.start];
+                    let newline = newline_at(text, lines.content_end(line));
+                    let unit = if indent.contains('\t') { "\t" } else { "  " };
+                    let spelled = spread
+                        .replace("\n  ", &format!("\n{indent}{unit}"))
+                        .replace("\n}", &format!("\n{indent}}}"))
+                        .replace('\n', newline);
+                    edits.push(Edit::replace(
+                        s.key_span.start..s.value_span.end,
+                        format!("{key} = {spelled}"),
+                    ));
+                    spread_lines.insert(line);
+                } else if p.is_row() {
                     let change = row_changes.entry(p.first_line).or_default();
                     change.new_key = Some(key);
                     change.new_value = Some(value.as_str());
@@ -229,6 +250,7 @@ pub fn render(
                 orig: Some(line),
                 row: rows
                     .get(&line)
+                    .filter(|_| !spread_lines.contains(&line))
                     .map(|s| (*s, row_changes.get(&line).cloned().unwrap_or_default())),
                 inserted_after: None,
             });

@@ -12,7 +12,7 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
     for op in &body_ops.ops {
         match *op {
             Op::Delete(s) => deleted.push(index_of(body, s)),
-            Op::Rewrite(s, key, ref value) => {
+            Op::Rewrite(s, key, ref value, _) => {
                 edits.push(Edit::replace(s.key_span.clone(), format!("\"{key}\"")));
                 edits.push(Edit::replace(s.value_span.clone(), value.as_str()));
             }

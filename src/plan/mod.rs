@@ -81,8 +81,11 @@ pub enum Op<'a> {
     SetTrue(&'a Setting),
     /// Replace a setting's value with this source text (e.g. a bumped constraint).
     SetValue(&'a Setting, &'a str),
-    /// Give a setting a new key and a new value (source text in the body's syntax).
-    Rewrite(&'a Setting, &'static str, String),
+    /// Give a setting a new key and a new value (source text in the body's
+    /// syntax), with a multi-line spelling (`{`, one `key = value` a line,
+    /// `}`, relative indent) for HCL to use where the setting has a line of
+    /// its own.
+    Rewrite(&'a Setting, &'static str, String, Option<String>),
     /// Add `key = value` (a one-line value in the body's syntax) after a setting.
     InsertAfter(&'a Setting, &'static str, String),
 }

@@ -130,7 +130,8 @@ pub fn decide<'a>(
         match existing {
             None => {
                 let object = object_text(body.syntax, &values);
-                own.push(Op::Rewrite(values[0].0, home, object));
+                let spread = spread_object(body.syntax, &values);
+                own.push(Op::Rewrite(values[0].0, home, object, spread));
                 own.extend(values[1..].iter().map(|(s, _, _)| Op::Delete(s)));
             }
             Some(home_setting) => {
@@ -206,7 +207,7 @@ pub fn decide<'a>(
             value.to_string()
         };
         match body.get(new_key) {
-            None => own.push(Op::Rewrite(old, new_key, value)),
+            None => own.push(Op::Rewrite(old, new_key, value, None)),
             Some(present) if same_value(text, present, &value) => own.push(Op::Delete(old)),
             Some(present) => {
                 return Err(PlanError {
@@ -354,6 +355,20 @@ fn object_text(syntax: Syntax, items: &[(&Setting, &'static str, String)]) -> St
     }
 }
 
+/// From three items on, an HCL object reads better one item a line (aligned
+/// as `terraform fmt` aligns them); the renderer indents it.
+fn spread_object(syntax: Syntax, items: &[(&Setting, &'static str, String)]) -> Option<String> {
+    if syntax == Syntax::Json || items.len() < 3 {
+        return None;
+    }
+    let width = items.iter().map(|(_, k, _)| k.len()).max().unwrap_or(0);
+    let rows: String = items
+        .iter()
+        .map(|(_, k, v)| format!("\n  {k:width$} = {v}"))
+        .collect();
+    Some(format!("{{{rows}\n}}"))
+}
+
 /// Whether a present setting already holds this value (source text, blanks aside).
 fn same_value(text: &str, present: &Setting, value: &str) -> bool {
     let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
@@ -451,6 +466,23 @@ mod tests {
                 "{what}"
             );
         }
+    }
+
+    #[test]
+    fn three_items_or_more_go_one_a_line_unless_a_comment_is_in_the_way() {
+        let rows = "    bucket         = \"b\"\n    role_arn       = \"arn:r\"\n    session_name   = \"sess\"\n    external_id    = \"x\"\n    dynamodb_table = \"t\"\n";
+        assert_eq!(
+            modernized(FileKind::Terraform, &block(rows), Strategy::Replace).unwrap(),
+            block(
+                "    bucket = \"b\"\n    assume_role = {\n      role_arn     = \"arn:r\"\n      session_name = \"sess\"\n      external_id  = \"x\"\n    }\n    use_lockfile = true\n"
+            )
+        );
+        let commented = rows.replace("\"arn:r\"", "\"arn:r\" # role");
+        let out = modernized(FileKind::Terraform, &block(&commented), Strategy::Replace).unwrap();
+        assert!(
+            out.contains("assume_role  = { role_arn = \"arn:r\", session_name = \"sess\", external_id = \"x\" } # role"),
+            "{out}"
+        );
     }
 
     #[test]

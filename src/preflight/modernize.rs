@@ -228,7 +228,12 @@ fn is_opentofu(b: &BackendPlan, cwd: &Path) -> bool {
         let mut tools = Vec::new();
         for kind in kinds {
             if let Ok(text) = std::fs::read_to_string(dir.join(kind.file_name())) {
-                tools.extend(parse_version_file(kind, &text).pins.into_iter().map(|p| p.tool));
+                tools.extend(
+                    parse_version_file(kind, &text)
+                        .pins
+                        .into_iter()
+                        .map(|p| p.tool),
+                );
             }
         }
         if tools.contains(&Tool::Terraform) {
