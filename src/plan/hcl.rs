@@ -671,6 +671,12 @@ fn inline_run(lines: &Lines, body: &Body, run: &[usize]) -> Range<usize> {
                 .trim()
                 .is_empty();
             let mut end = last.value_span.end;
+            // An object item's comma goes with it (`{a = 1,` newline `b = 2}`
+            // must not become `{,`).
+            let after = text[end..].trim_start_matches([' ', '\t']);
+            if body.syntax == Syntax::HclObject && after.starts_with(',') {
+                end = text.len() - after.len() + 1;
+            }
             if starts_line {
                 end += text[end..].len() - text[end..].trim_start_matches([' ', '\t']).len();
             }
