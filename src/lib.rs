@@ -11,12 +11,12 @@
 //! come after verify.
 
 pub mod apply;
-pub mod atomic;
+pub(crate) mod atomic;
 pub mod discover;
-pub mod file_pipeline;
+pub(crate) mod file_pipeline;
 pub mod git;
-pub mod model;
-pub mod names;
+pub(crate) mod model;
+pub(crate) mod names;
 pub mod next_steps;
 pub mod parse;
 pub mod plan;
@@ -25,7 +25,7 @@ pub mod preflight;
 pub mod readers;
 pub mod remote;
 pub mod report;
-pub mod resolve;
+pub(crate) mod resolve;
 pub mod rollback;
 pub mod runlock;
 pub mod scan;

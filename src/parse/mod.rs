@@ -6,7 +6,7 @@
 
 mod hcl;
 mod json;
-pub mod readers;
+pub(crate) mod readers;
 
 pub use readers::Reader;
 

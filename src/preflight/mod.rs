@@ -4,13 +4,13 @@
 //! It reads a few small files beside the modules (version pins, referenced
 //! backend-config files); it never writes.
 
-pub mod ci;
+pub(crate) mod ci;
 mod ci_pins;
-pub mod facts;
-pub mod json_blocks;
-pub mod modernize;
-pub mod overrides;
-pub mod version;
+pub(crate) mod facts;
+pub(crate) mod json_blocks;
+pub(crate) mod modernize;
+pub(crate) mod overrides;
+pub(crate) mod version;
 
 pub use crate::model::Finding;
 use crate::model::paths::parent_dir;

@@ -5,7 +5,7 @@ pub mod json;
 pub mod locks;
 pub mod markdown;
 pub mod patch;
-pub mod readers;
+pub(crate) mod readers;
 pub mod status_markdown;
 pub mod text;
 

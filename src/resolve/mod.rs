@@ -7,9 +7,9 @@
 //! It may read configuration files (Terragrunt units, files they read) but never
 //! writes and never talks to AWS.
 
-pub mod eval;
+pub(crate) mod eval;
 pub mod targets;
-pub mod units;
+pub(crate) mod units;
 
 pub use crate::model::paths::parent_dir;
 use crate::parse::{Backend, BackendKind, Body, Value};
@@ -133,10 +133,9 @@ pub enum InitWhat {
     Unreadable { text: String },
 }
 
-/// The repository a scan belongs to: its root, its Terragrunt units, and the
+/// The repository a scan belongs to: its Terragrunt units, and the
 /// evaluator that reads them (and is reused for every backend).
 pub struct Repository {
-    pub root: PathBuf,
     pub units: Vec<Unit>,
     unresolved: Vec<UnresolvedUnit>,
     evaluator: Evaluator,
@@ -152,7 +151,6 @@ impl Repository {
         });
         let (units, unresolved) = units::find(&root, cwd, &evaluator);
         Repository {
-            root,
             units,
             unresolved,
             evaluator,

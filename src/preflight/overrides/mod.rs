@@ -33,9 +33,9 @@
 //! exported for later commands has no directory of its own either.
 
 mod groovy;
-pub mod partial;
+pub(crate) mod partial;
 mod shell;
-pub mod terragrunt;
+pub(crate) mod terragrunt;
 mod yaml;
 
 use super::Finding;
@@ -110,7 +110,8 @@ impl Context {
         }
     }
 
-    /// A context with no file system behind it (tests, pure callers).
+    /// A context with no file system behind it, for tests.
+    #[cfg(test)]
     pub fn fixed(source_dir: &str, repo_root: &str, cwd: &Path) -> Context {
         Context {
             source_dir: source_dir.to_string(),
