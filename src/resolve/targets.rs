@@ -3,7 +3,6 @@
 //! marked as unknown. Plain data and key naming; it never talks to AWS.
 
 use super::Unknown;
-use crate::parse::{Backend, Value};
 use serde::{Deserialize, Serialize};
 
 /// The settings of a backend that decide which AWS clients talk for it.
@@ -20,45 +19,6 @@ pub struct ClientSettings {
     pub path_style: bool,
     pub shared_config_files: Vec<String>,
     pub shared_credentials_files: Vec<String>,
-}
-
-impl ClientSettings {
-    pub fn from_backend(b: &Backend) -> ClientSettings {
-        let string = |v: Option<&Value>| match v {
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let top = |key: &str| string(b.value(key));
-        let nested = |object: &str, key: &str| {
-            b.body
-                .get(object)
-                .and_then(|s| s.object.as_ref())
-                .and_then(|o| o.get(key))
-                .and_then(|s| string(Some(&s.value)))
-        };
-        let truthy = |key: &str| matches!(b.value(key), Some(Value::Bool(true)));
-        let list = |key: &str| match b.value(key) {
-            Some(Value::Expression(text)) => {
-                serde_json::from_str::<Vec<String>>(text).unwrap_or_default()
-            }
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        };
-        let mut shared_credentials_files = list("shared_credentials_files");
-        shared_credentials_files.extend(top("shared_credentials_file"));
-        ClientSettings {
-            region: top("region"),
-            profile: top("profile"),
-            role_arn: nested("assume_role", "role_arn").or_else(|| top("role_arn")),
-            external_id: nested("assume_role", "external_id").or_else(|| top("external_id")),
-            session_name: nested("assume_role", "session_name").or_else(|| top("session_name")),
-            s3_endpoint: nested("endpoints", "s3").or_else(|| top("endpoint")),
-            dynamodb_endpoint: nested("endpoints", "dynamodb").or_else(|| top("dynamodb_endpoint")),
-            path_style: truthy("use_path_style") || truthy("force_path_style"),
-            shared_config_files: list("shared_config_files"),
-            shared_credentials_files,
-        }
-    }
 }
 
 /// One backend as verification sees it (also recorded in rollback files).
@@ -167,8 +127,6 @@ pub fn workspaces_prefix(workspace_key_prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::FileKind;
-    use crate::source::Source;
 
     fn target(prefix: &str, keys: &[&str]) -> Target {
         Target {
@@ -211,30 +169,5 @@ mod tests {
         assert!(unknown.could_be_state("units/a.tfstate", "units/"));
         assert!(unknown.could_be_state("dev/units/a.tfstate", "units/"));
         assert!(!unknown.could_be_state("other/a.tfstate", "units/"));
-    }
-
-    #[test]
-    fn client_settings_prefer_the_current_attributes_over_the_removed_ones() {
-        let text = r#"terraform {
-  backend "s3" {
-    region                   = "eu-west-1"
-    role_arn                 = "arn:old"
-    assume_role              = { role_arn = "arn:new" }
-    endpoint                 = "http://old-s3"
-    endpoints                = { s3 = "http://s3", dynamodb = "http://ddb" }
-    force_path_style         = true
-    shared_credentials_file  = "creds"
-    shared_credentials_files = ["a"]
-  }
-}
-"#;
-        let backends = crate::parse::parse(FileKind::Terraform, &Source::new(text.into())).unwrap();
-        let settings = ClientSettings::from_backend(&backends[0]);
-        assert_eq!(settings.region.as_deref(), Some("eu-west-1"));
-        assert_eq!(settings.role_arn.as_deref(), Some("arn:new"));
-        assert_eq!(settings.s3_endpoint.as_deref(), Some("http://s3"));
-        assert_eq!(settings.dynamodb_endpoint.as_deref(), Some("http://ddb"));
-        assert!(settings.path_style);
-        assert_eq!(settings.shared_credentials_files, ["a", "creds"]);
     }
 }
