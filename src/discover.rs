@@ -114,7 +114,14 @@ impl Selection {
             }
             let mut builder = GlobSetBuilder::new();
             for g in globs {
-                builder.add(Glob::new(g.trim_start_matches("./"))?);
+                let g = g.trim_start_matches("./");
+                // `DIR/` names a folder (as in .gitignore); display paths of
+                // folders carry no trailing slash, so match the name itself.
+                let g = match g.strip_suffix('/') {
+                    Some(dir) if !dir.is_empty() => dir,
+                    _ => g,
+                };
+                builder.add(Glob::new(g)?);
             }
             builder.build().map(Some)
         };
@@ -132,6 +139,38 @@ impl Selection {
     fn included(&self, display: &str) -> bool {
         self.include.as_ref().is_none_or(|g| g.is_match(display))
     }
+}
+
+/// Checks a path named on the command line before anything is planned: it
+/// exists, it can be read, and it lies below `cwd` once symlinks are resolved.
+/// Plan files, patches and rollback files name paths relative to `cwd`, so a
+/// path outside it could be planned but neither written, patched nor rolled
+/// back; every command refuses it here, with the same reason.
+pub fn check_root(cwd: &Path, path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    let full = cwd.join(path);
+    if std::fs::symlink_metadata(&full).is_err() {
+        return Err(format!("{shown}: no such file or directory"));
+    }
+    let cannot_read = |e: std::io::Error| format!("{shown}: cannot read: {e}");
+    let real = full.canonicalize().map_err(cannot_read)?;
+    let base = cwd
+        .canonicalize()
+        .map_err(|e| format!(".: cannot read: {e}"))?;
+    if !real.starts_with(&base) {
+        return Err(format!(
+            "{shown}: outside the current directory (it resolves to {}); tflock plans, \
+             writes, patches and rolls back paths below the folder it runs in: run it from \
+             a folder that contains {shown}",
+            real.display()
+        ));
+    }
+    if real.is_dir() {
+        std::fs::read_dir(&real).map_err(cannot_read)?;
+    } else {
+        std::fs::File::open(&real).map_err(cannot_read)?;
+    }
+    Ok(())
 }
 
 /// Walks `roots` in parallel and calls `visit` on every candidate file, on
@@ -352,6 +391,21 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exclude_with_a_trailing_slash_names_the_folder() {
+        for glob in ["a/", "./a/", "a", "a/**"] {
+            let selection = Selection::new(&[], &[glob.to_string()], None).unwrap();
+            assert!(
+                selection.excluded("a") || selection.excluded("a/main.tf"),
+                "{glob}"
+            );
+            assert!(!selection.excluded("b/main.tf"), "{glob}");
+        }
+        let selection = Selection::new(&[], &["envs/prod/".to_string()], None).unwrap();
+        assert!(selection.excluded("envs/prod"));
+        assert!(!selection.excluded("envs/dev"));
+    }
 
     #[test]
     fn classifies_by_name() {

@@ -893,7 +893,19 @@ fn apply_writes_a_private_rollback_file_and_keeps_file_permissions() {
 
     let side = outside();
     let rollback = side.path().join("nested-name.json");
-    let out = apply_auto(dir.path(), &rollback);
+    // The read-only file is written only with --force (tests/edges.rs has the
+    // refusal), and keeps its mode.
+    let out = run(
+        dir.path(),
+        &[
+            "apply",
+            "--skip-lock-check",
+            "--auto-approve",
+            "--force",
+            "--rollback-file",
+            path_str(&rollback),
+        ],
+    );
     assert_code(&out, 0);
     assert!(rollback.is_file(), "no rollback file at --rollback-file");
     assert_eq!(mode(&rollback), 0o600, "rollback file is not private");

@@ -543,8 +543,7 @@ fn place(lines: &Lines, s: &Setting) -> Placement {
         Some(r) => (true, r.trim_start()),
         None => (false, rest),
     };
-    let own_line = before.trim().is_empty()
-        && (after.is_empty() || after.starts_with('#') || after.starts_with("//"));
+    let own_line = before.trim().is_empty() && only_comments(after);
     let eq = text[s.key_span.end..s.value_span.start]
         .find('=')
         .map(|i| s.key_span.end + i);
@@ -555,6 +554,21 @@ fn place(lines: &Lines, s: &Setting) -> Placement {
         eq,
         trailing_comma,
         heredoc: text[s.value_span.clone()].starts_with("<<"),
+    }
+}
+
+/// Whether the rest of a line holds nothing but comments: `# ...`, `// ...`, or
+/// `/* ... */` closed on the line (hclwrite keeps those after the value).
+fn only_comments(rest: &str) -> bool {
+    let mut rest = rest.trim_start();
+    loop {
+        if rest.is_empty() || rest.starts_with('#') || rest.starts_with("//") {
+            return true;
+        }
+        match rest.strip_prefix("/*").and_then(|r| r.split_once("*/")) {
+            Some((_, after)) => rest = after.trim_start(),
+            None => return false,
+        }
     }
 }
 
@@ -662,4 +676,21 @@ pub(super) fn consecutive_groups(lines: &[usize]) -> Vec<Vec<usize>> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::only_comments;
+
+    #[test]
+    fn block_comments_closed_on_the_line_end_a_row() {
+        assert!(only_comments(""));
+        assert!(only_comments("  # note"));
+        assert!(only_comments("// note"));
+        assert!(only_comments("/* the table */"));
+        assert!(only_comments("/* a */ /* b */ # c"));
+        assert!(!only_comments("/* open"));
+        assert!(!only_comments("/* a */ key = 1"));
+        assert!(!only_comments("key = 1"));
+    }
 }

@@ -11,7 +11,7 @@ pub mod readers;
 
 pub use edit::{Edit, SpliceError, splice};
 
-use crate::parse::{Backend, Body, Setting, Syntax};
+use crate::parse::{Backend, Body, Setting, Syntax, Value};
 use crate::source::Source;
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +79,11 @@ pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>
     let table = body.get(TABLE_KEY);
     let lockfile = body.get(LOCKFILE_KEY);
     let lockfile_true = lockfile.is_some_and(|s| s.value.is_true());
+    // `dynamodb_table = ""` is Terraform's way of saying no DynamoDB locking:
+    // nothing to migrate, and nothing to add that the user did not ask for.
+    if table.is_some_and(|t| matches!(&t.value, Value::String(name) if name.is_empty())) {
+        return (settled(lockfile_true), Vec::new());
+    }
     let endpoint = body.get("dynamodb_endpoint");
     let endpoints = body.get("endpoints");
     let endpoints_dynamodb = endpoints
