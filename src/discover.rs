@@ -203,12 +203,26 @@ pub fn walk<T: Send>(
     }
     let found = Mutex::new(Vec::new());
     let seen = Mutex::new(HashSet::new());
+    let base = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
     let consider = |path: PathBuf| {
         if let Some(bar) = progress {
             bar.inc(1);
         }
         let Some(kind) = FileKind::of(&path) else {
             return;
+        };
+        // A link inside the tree stands for its target: read (and later
+        // write) the real path, once. A link out of it is handed on as it is,
+        // and the plan refuses it by name.
+        let full = if path.is_absolute() {
+            path.clone()
+        } else {
+            cwd.join(&path)
+        };
+        let path = match through_symlink(&full, &base) {
+            Link::Target(real) if path.is_absolute() => cwd.join(real),
+            Link::Target(real) => real,
+            Link::None | Link::Outside(_) => path,
         };
         let display = display_path(&path, cwd);
         if !selection.included(&display) {
@@ -284,7 +298,9 @@ fn walk_tree(
     builder.build_parallel().run(|| {
         Box::new(move |entry| {
             if let Ok(entry) = entry
-                && entry.file_type().is_some_and(|t| t.is_file())
+                && entry
+                    .file_type()
+                    .is_some_and(|t| t.is_file() || t.is_symlink())
             {
                 consider(entry.into_path());
             }
@@ -349,7 +365,35 @@ fn within_selection(root: &Path, relative: &Path, cwd: &Path, selection: &Select
             return false;
         }
     }
-    std::fs::symlink_metadata(cwd.join(root).join(relative)).is_ok_and(|m| m.is_file())
+    std::fs::symlink_metadata(cwd.join(root).join(relative))
+        .is_ok_and(|m| m.is_file() || m.file_type().is_symlink())
+}
+
+/// What a path is, as far as symbolic links go.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Not a link (or not readable: the read reports it).
+    None,
+    /// A link to a regular file below `base`: the target relative to it.
+    Target(PathBuf),
+    /// A link to something else: the resolved target, or None when dangling.
+    Outside(Option<PathBuf>),
+}
+
+/// Follows `path` when it is a symbolic link (`base`: the canonical folder
+/// tflock runs in).
+pub fn through_symlink(path: &Path, base: &Path) -> Link {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Link::None;
+    }
+    let Ok(real) = path.canonicalize() else {
+        return Link::Outside(None);
+    };
+    match real.strip_prefix(base) {
+        Ok(relative) if real.is_file() => Link::Target(relative.to_path_buf()),
+        _ => Link::Outside(Some(real)),
+    }
 }
 
 /// Whether bytes read from a candidate may hold a backend worth parsing.

@@ -408,3 +408,69 @@ fn a_read_only_file_is_refused_by_name_unless_force() {
     assert!(read(dir.path(), "app/main.tf").contains("use_lockfile"));
     assert_eq!(mode(&file), 0o444, "--force kept the file's mode");
 }
+
+// ---------------------------------------------------------------------------
+// Symbolic links
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_symlink_inside_the_tree_is_followed_and_its_target_written_once() {
+    let dir = tree(&[("real/main.tf", &fmt_backend("real.tfstate"))]);
+    std::fs::create_dir(dir.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("../real/main.tf", dir.path().join("link/main.tf")).unwrap();
+    for args in [
+        vec!["plan", "--offline"],
+        vec!["plan", "--offline", "link/main.tf"],
+    ] {
+        let out = tflock(dir.path(), &args);
+        let shown = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}:\n{}", text(&out));
+        assert_eq!(
+            shown.matches("-> migrate").count(),
+            1,
+            "{args:?}: planned more than once:\n{shown}"
+        );
+        assert!(shown.contains("real/main.tf:2"), "{args:?}:\n{shown}");
+        assert!(!shown.contains("link/main.tf"), "{args:?}:\n{shown}");
+    }
+    let outside = tempfile::TempDir::new().unwrap();
+    let rb = outside.path().join("rb.json");
+    let out = apply_offline(dir.path(), &rb, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(read(dir.path(), "real/main.tf").contains("use_lockfile"));
+    let link = std::fs::symlink_metadata(dir.path().join("link/main.tf")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+}
+
+#[test]
+fn a_symlink_out_of_the_tree_is_refused_at_plan_time() {
+    let outside = tree(&[("main.tf", &fmt_backend("out.tfstate"))]);
+    let dir = tree(&[("here/keep.txt", "x")]);
+    std::fs::create_dir(dir.path().join("app")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("main.tf"),
+        dir.path().join("app/main.tf"),
+    )
+    .unwrap();
+    let before = read(outside.path(), "main.tf");
+    for args in [
+        vec!["plan", "--offline"],
+        vec!["plan", "--offline", "app/main.tf"],
+    ] {
+        let out = tflock(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}:\n{}", text(&out));
+        assert!(
+            stderr(&out).contains("app/main.tf") && stderr(&out).contains("outside"),
+            "{args:?}:\n{}",
+            text(&out)
+        );
+    }
+    let rb = outside.path().join("rb.json");
+    let out = apply_offline(dir.path(), &rb, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        read(outside.path(), "main.tf"),
+        before,
+        "wrote through the link"
+    );
+}
