@@ -93,6 +93,23 @@ fn trailing_block_comments_are_kept_and_the_group_stays_fmt_clean() {
     }
 }
 
+#[test]
+fn a_leading_block_comment_in_dual_is_named_for_what_it_is() {
+    let leading = COMMENTED.replace(
+        "    dynamodb_table = \"t\" /* the table */",
+        "    /* c */ dynamodb_table = \"t\"",
+    );
+    let dir = tree(&[("main.tf", &leading)]);
+    let out = tflock(dir.path(), &["plan", "--offline", "--strategy", "dual"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("main.tf:6:13: dynamodb_table shares its line"),
+        "{said}"
+    );
+    assert!(!said.contains("written on one line"), "{said}");
+}
+
 // ---------------------------------------------------------------------------
 // Terragrunt generate blocks
 // ---------------------------------------------------------------------------

@@ -159,12 +159,23 @@ pub fn render(
                 } else if body.syntax == Syntax::HclObject {
                     let text = format!(", {LOCKFILE_KEY} = {TRUE}");
                     edits.push(Edit::insert(s.value_span.end, text));
-                } else {
+                } else if lines.index_of(body.span.start) == p.first_line {
                     return Err(PlanError {
                         offset: s.key_span.start,
                         message: "the backend block is written on one line; \
                                   split it over several lines so tflock can add use_lockfile"
                             .into(),
+                    });
+                } else {
+                    // Say what is there: a leading comment or a second setting.
+                    return Err(PlanError {
+                        offset: s.key_span.start,
+                        message: format!(
+                            "{} shares its line with other text (a comment before it, or \
+                             another setting); put it on a line of its own so tflock can \
+                             add use_lockfile",
+                            s.key
+                        ),
                     });
                 }
             }
