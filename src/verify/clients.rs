@@ -3,7 +3,6 @@
 //! calls in flight, a hard timeout, and a request counter.
 
 use super::{Options, RequestCounter};
-use crate::parse::{Backend, Value};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -29,45 +28,6 @@ pub struct ClientSettings {
     pub path_style: bool,
     pub shared_config_files: Vec<String>,
     pub shared_credentials_files: Vec<String>,
-}
-
-impl ClientSettings {
-    pub fn from_backend(b: &Backend) -> ClientSettings {
-        let string = |v: Option<&Value>| match v {
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let top = |key: &str| string(b.value(key));
-        let nested = |object: &str, key: &str| {
-            b.body
-                .get(object)
-                .and_then(|s| s.object.as_ref())
-                .and_then(|o| o.get(key))
-                .and_then(|s| string(Some(&s.value)))
-        };
-        let truthy = |key: &str| matches!(b.value(key), Some(Value::Bool(true)));
-        let list = |key: &str| match b.value(key) {
-            Some(Value::Expression(text)) => {
-                serde_json::from_str::<Vec<String>>(text).unwrap_or_default()
-            }
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        };
-        let mut shared_credentials_files = list("shared_credentials_files");
-        shared_credentials_files.extend(top("shared_credentials_file"));
-        ClientSettings {
-            region: top("region"),
-            profile: top("profile"),
-            role_arn: nested("assume_role", "role_arn").or_else(|| top("role_arn")),
-            external_id: nested("assume_role", "external_id").or_else(|| top("external_id")),
-            session_name: nested("assume_role", "session_name").or_else(|| top("session_name")),
-            s3_endpoint: nested("endpoints", "s3").or_else(|| top("endpoint")),
-            dynamodb_endpoint: nested("endpoints", "dynamodb").or_else(|| top("dynamodb_endpoint")),
-            path_style: truthy("use_path_style") || truthy("force_path_style"),
-            shared_config_files: list("shared_config_files"),
-            shared_credentials_files,
-        }
-    }
 }
 
 #[derive(Clone)]
