@@ -37,6 +37,16 @@ pub fn changed_since_plan(files: &[&FilePlan]) -> Vec<String> {
         .collect()
 }
 
+/// Files no one may write (no write bit set): a user who made a file read-only
+/// meant something by it, so apply names them and writes only with --force.
+pub fn read_only(files: &[&FilePlan]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| std::fs::metadata(&f.fs_path).is_ok_and(|m| m.permissions().readonly()))
+        .map(|f| f.path.clone())
+        .collect()
+}
+
 /// Checks every file against the plan, writes the rollback file, then the files.
 /// All or nothing: a changed file stops everything before the first write.
 pub fn apply(
@@ -61,8 +71,17 @@ pub fn apply(
     write_private_new(rollback_path, rollback.to_json().as_bytes())
         .map_err(rollback_error(rollback_path))?;
     let markdown_path = markdown_path(rollback_path);
+    // A failure before any file changed leaves no rollback file behind: it
+    // would only make a retry with the same --rollback-file refuse.
+    let discard_rollback = || {
+        let _ = std::fs::remove_file(rollback_path);
+        let _ = std::fs::remove_file(&markdown_path);
+    };
     let markdown = rollback.to_markdown(&rollback_path.display().to_string());
-    write_private(&markdown_path, markdown.as_bytes()).map_err(rollback_error(&markdown_path))?;
+    if let Err(e) = write_private(&markdown_path, markdown.as_bytes()) {
+        discard_rollback();
+        return Err(rollback_error(&markdown_path)(e));
+    }
     let writes: Vec<Write> = files
         .iter()
         .map(|f| Write {
@@ -72,8 +91,24 @@ pub fn apply(
             new_bytes: f.new_text.clone().into_bytes(),
         })
         .collect();
-    write_all(&writes)?;
-    Ok(())
+    match write_all(&writes) {
+        Err(e) if e.wrote_nothing() => {
+            discard_rollback();
+            Err(e.into())
+        }
+        result => Ok(result?),
+    }
+}
+
+impl WriteError {
+    /// Whether no file was touched: the first write failed. (After a rolled-back
+    /// batch the rollback file stays: a restore may not have taken.)
+    fn wrote_nothing(&self) -> bool {
+        match self {
+            WriteError::Io { .. } => true,
+            WriteError::RolledBack { .. } => false,
+        }
+    }
 }
 
 /// Where the Markdown twin of a rollback file goes: `<rollback file>.md`.

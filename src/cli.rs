@@ -187,6 +187,9 @@ pub struct ApplyArgs {
     /// states (by default apply deletes them, so readers keep working).
     #[arg(long)]
     pub keep_digests: bool,
+    /// Also rewrite files that are read-only (their mode is kept).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -246,7 +249,7 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// The paths to walk: the arguments, or standard input's lines for `-`. A path
 /// named on the command line must exist; one read from standard input (say a
 /// file `git diff --name-only` lists as deleted) is skipped when it does not.
-fn roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+fn roots(paths: &[PathBuf], cwd: &Path) -> Result<Vec<PathBuf>> {
     if paths.is_empty() {
         return Ok(vec![PathBuf::from(".")]);
     }
@@ -256,14 +259,15 @@ fn roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let mut list = Vec::new();
             std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut list)
                 .context("cannot read paths from standard input")?;
-            roots.extend(
-                tflock::git::paths_from_list(&list)
-                    .into_iter()
-                    .filter(|path| std::fs::symlink_metadata(path).is_ok()),
-            );
-        } else if std::fs::symlink_metadata(p).is_err() {
-            bail!("{}: no such file or directory", p.display());
+            for path in tflock::git::paths_from_list(&list)
+                .into_iter()
+                .filter(|path| std::fs::symlink_metadata(cwd.join(path)).is_ok())
+            {
+                tflock::discover::check_root(cwd, &path).map_err(anyhow::Error::msg)?;
+                roots.push(path);
+            }
         } else {
+            tflock::discover::check_root(cwd, p).map_err(anyhow::Error::msg)?;
             roots.push(p.clone());
         }
     }
@@ -273,7 +277,7 @@ fn roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 /// Discover, parse and plan the selected files, with a progress bar on a
 /// terminal.
 fn scan(select: &SelectArgs, cwd: &Path, strategy: Strategy, ui: Ui) -> Result<RepoPlan> {
-    let roots = roots(&select.paths)?;
+    let roots = roots(&select.paths, cwd)?;
     let selection = Selection::new(&select.include, &select.exclude, select.max_depth)
         .context("invalid --include/--exclude glob")?;
     let bar = ui.spinner("scanning");
@@ -451,6 +455,18 @@ fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     if changed.is_empty() {
         print("\nNo changes. Nothing to apply.\n")?;
         return Ok(failed);
+    }
+    let read_only = apply::read_only(&changed);
+    if !read_only.is_empty() && !args.force {
+        bail!(
+            "refusing to write read-only files (nothing was written):\n  {}\nRerun with --force \
+             to rewrite them (their mode is kept).",
+            read_only
+                .iter()
+                .map(|p| format!("{p}: read-only"))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
     }
     if !args.auto_approve && !confirm("Do you want to perform these actions?")? {
         print("\nApply cancelled.\n")?;
@@ -991,9 +1007,12 @@ fn rollback(args: RollbackArgs, _cwd: &Path, style: Style) -> Result<u8> {
         ))?;
     }
     if to_restore.is_empty() && repairs.is_empty() {
-        print(
-            "No changes. Every file holds its original bytes and every digest matches its state.\n",
-        )?;
+        // Only claim what was checked: --files-only reads no digest.
+        print(if args.files_only {
+            "No changes. Every file holds its original bytes (digests were not checked: --files-only).\n"
+        } else {
+            "No changes. Every file holds its original bytes and every digest matches its state.\n"
+        })?;
         return Ok(EXIT_OK);
     }
     if args.dry_run {

@@ -113,7 +113,14 @@ impl Selection {
             }
             let mut builder = GlobSetBuilder::new();
             for g in globs {
-                builder.add(Glob::new(g.trim_start_matches("./"))?);
+                let g = g.trim_start_matches("./");
+                // `DIR/` names a folder (as in .gitignore); display paths of
+                // folders carry no trailing slash, so match the name itself.
+                let g = match g.strip_suffix('/') {
+                    Some(dir) if !dir.is_empty() => dir,
+                    _ => g,
+                };
+                builder.add(Glob::new(g)?);
             }
             builder.build().map(Some)
         };
@@ -131,6 +138,38 @@ impl Selection {
     fn included(&self, display: &str) -> bool {
         self.include.as_ref().is_none_or(|g| g.is_match(display))
     }
+}
+
+/// Checks a path named on the command line before anything is planned: it
+/// exists, it can be read, and it lies below `cwd` once symlinks are resolved.
+/// Plan files, patches and rollback files name paths relative to `cwd`, so a
+/// path outside it could be planned but neither written, patched nor rolled
+/// back; every command refuses it here, with the same reason.
+pub fn check_root(cwd: &Path, path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    let full = cwd.join(path);
+    if std::fs::symlink_metadata(&full).is_err() {
+        return Err(format!("{shown}: no such file or directory"));
+    }
+    let cannot_read = |e: std::io::Error| format!("{shown}: cannot read: {e}");
+    let real = full.canonicalize().map_err(cannot_read)?;
+    let base = cwd
+        .canonicalize()
+        .map_err(|e| format!(".: cannot read: {e}"))?;
+    if !real.starts_with(&base) {
+        return Err(format!(
+            "{shown}: outside the current directory (it resolves to {}); tflock plans, \
+             writes, patches and rolls back paths below the folder it runs in: run it from \
+             a folder that contains {shown}",
+            real.display()
+        ));
+    }
+    if real.is_dir() {
+        std::fs::read_dir(&real).map_err(cannot_read)?;
+    } else {
+        std::fs::File::open(&real).map_err(cannot_read)?;
+    }
+    Ok(())
 }
 
 /// Walks `roots` in parallel and calls `visit` on every candidate file, on
@@ -163,12 +202,26 @@ pub fn walk<T: Send>(
     }
     let found = Mutex::new(Vec::new());
     let seen = Mutex::new(HashSet::new());
+    let base = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
     let consider = |path: PathBuf| {
         if let Some(bar) = progress {
             bar.inc(1);
         }
         let Some(kind) = FileKind::of(&path) else {
             return;
+        };
+        // A link inside the tree stands for its target: read (and later
+        // write) the real path, once. A link out of it is handed on as it is,
+        // and the plan refuses it by name.
+        let full = if path.is_absolute() {
+            path.clone()
+        } else {
+            cwd.join(&path)
+        };
+        let path = match through_symlink(&full, &base) {
+            Link::Target(real) if path.is_absolute() => cwd.join(real),
+            Link::Target(real) => real,
+            Link::None | Link::Outside(_) => path,
         };
         let display = display_path(&path, cwd);
         if !selection.included(&display) {
@@ -244,7 +297,9 @@ fn walk_tree(
     builder.build_parallel().run(|| {
         Box::new(move |entry| {
             if let Ok(entry) = entry
-                && entry.file_type().is_some_and(|t| t.is_file())
+                && entry
+                    .file_type()
+                    .is_some_and(|t| t.is_file() || t.is_symlink())
             {
                 consider(entry.into_path());
             }
@@ -309,7 +364,35 @@ fn within_selection(root: &Path, relative: &Path, cwd: &Path, selection: &Select
             return false;
         }
     }
-    std::fs::symlink_metadata(cwd.join(root).join(relative)).is_ok_and(|m| m.is_file())
+    std::fs::symlink_metadata(cwd.join(root).join(relative))
+        .is_ok_and(|m| m.is_file() || m.file_type().is_symlink())
+}
+
+/// What a path is, as far as symbolic links go.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Not a link (or not readable: the read reports it).
+    None,
+    /// A link to a regular file below `base`: the target relative to it.
+    Target(PathBuf),
+    /// A link to something else: the resolved target, or None when dangling.
+    Outside(Option<PathBuf>),
+}
+
+/// Follows `path` when it is a symbolic link (`base`: the canonical folder
+/// tflock runs in).
+pub fn through_symlink(path: &Path, base: &Path) -> Link {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Link::None;
+    }
+    let Ok(real) = path.canonicalize() else {
+        return Link::Outside(None);
+    };
+    match real.strip_prefix(base) {
+        Ok(relative) if real.is_file() => Link::Target(relative.to_path_buf()),
+        _ => Link::Outside(Some(real)),
+    }
 }
 
 /// Whether bytes read from a candidate may hold a backend worth parsing.
@@ -329,6 +412,21 @@ pub fn worth_parsing(kind: FileKind, bytes: &[u8]) -> Result<(), Skip> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exclude_with_a_trailing_slash_names_the_folder() {
+        for glob in ["a/", "./a/", "a", "a/**"] {
+            let selection = Selection::new(&[], &[glob.to_string()], None).unwrap();
+            assert!(
+                selection.excluded("a") || selection.excluded("a/main.tf"),
+                "{glob}"
+            );
+            assert!(!selection.excluded("b/main.tf"), "{glob}");
+        }
+        let selection = Selection::new(&[], &["envs/prod/".to_string()], None).unwrap();
+        assert!(selection.excluded("envs/prod"));
+        assert!(!selection.excluded("envs/dev"));
+    }
 
     #[test]
     fn classifies_by_name() {

@@ -141,6 +141,24 @@ fn plan_file(
         facts.extend(overrides::fact_of(&candidate, &bytes, cwd));
         return (None, facts);
     }
+    // The walk turned links inside the tree into their targets; one still
+    // here leads out of it, where plan files and rollback cannot follow.
+    let full = cwd.join(&candidate.path);
+    if let discover::Link::Outside(target) =
+        discover::through_symlink(&full, &cwd.canonicalize().unwrap_or_else(|_| cwd.into()))
+    {
+        let target = target.map_or("nothing (a dangling link)".into(), |t| {
+            t.display().to_string()
+        });
+        return fail(
+            1,
+            1,
+            format!(
+                "symbolic link to {target}, outside the current directory; refused (tflock \
+                 follows links only to files below the folder it runs in)"
+            ),
+        );
+    }
     // One open: its size decides whether to read it at all.
     let bytes = match read_capped(&candidate.path) {
         Ok(Ok(bytes)) => bytes,

@@ -150,7 +150,10 @@ fn generated_backends(
     let Some((inner_start, inner)) = heredoc_inner(source, base, contents)? else {
         return Ok(Vec::new());
     };
-    if !inner.contains("backend") {
+    // Generated files of every kind (providers, versions, scripts) may mention
+    // the word in a comment or a string; only a line that starts a `backend`
+    // block makes unparseable contents an error (fail closed on those).
+    if !starts_a_backend_block(inner) {
         return Ok(Vec::new());
     }
     let doc = inner.parse::<structure::Body>().map_err(|e| {
@@ -164,6 +167,16 @@ fn generated_backends(
         )
     })?;
     backends_in(source, inner_start, &doc, BackendKind::Terragrunt)
+}
+
+/// Whether some line of `text` begins with `backend` followed by a label or a
+/// brace: the start of a backend block, as opposed to the word in prose.
+fn starts_a_backend_block(text: &str) -> bool {
+    text.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix("backend")
+            .is_some_and(|rest| matches!(rest.trim_start().chars().next(), Some('"' | '{')))
+    })
 }
 
 /// The file a Terragrunt unit includes through `find_in_parent_folders(...)`
@@ -216,9 +229,77 @@ fn terragrunt_remote_state(
 pub(super) fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
     source.body().parse::<structure::Body>().map_err(|e| {
         // The offset is exact; hcl-edit's line and column can point past a line's end.
-        let at = source.bom + e.location().offset();
+        let mut at = source.bom + e.location().offset();
+        // A block left open runs into the end of the file; HashiCorp's parser
+        // (the one users see in `terraform init`) points at its opening brace.
+        if e.message().starts_with("invalid block body")
+            && source.text[at.min(source.text.len())..].trim().is_empty()
+            && let Some(open) = innermost_unclosed_brace(&source.text[source.bom..])
+        {
+            at = source.bom + open;
+        }
         ParseError::at(source, at, format!("syntax error: {}", e.message()))
     })
+}
+
+/// The offset of the innermost `{` never closed, skipping strings, comments and
+/// heredocs; None when every brace is closed.
+fn innermost_unclosed_brace(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // A quoted string: skip to its closing quote (templates inside
+                // are balanced on one line, as HCL requires).
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => i = line_end(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = line_end(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |e| i + 2 + e + 1);
+            }
+            b'<' if bytes.get(i + 1) == Some(&b'<') => {
+                let start = i + 2 + usize::from(bytes.get(i + 2) == Some(&b'-'));
+                let marker: String = text[start..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !marker.is_empty() {
+                    // Skip to the line that holds only the marker.
+                    let mut at = line_end(bytes, start);
+                    while at < bytes.len() {
+                        let next = line_end(bytes, at + 1);
+                        if text[at + 1..next].trim() == marker {
+                            break;
+                        }
+                        at = next;
+                    }
+                    i = at;
+                }
+            }
+            b'{' => open.push(i),
+            b'}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.pop()
+}
+
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes[from.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| from + p)
 }
 
 fn is_s3_backend(block: &Block) -> bool {
@@ -326,5 +407,33 @@ pub(super) fn shift(span: Option<Range<usize>>, base: usize) -> Result<Range<usi
             column: 1,
             message: "parser returned a node without a position".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{innermost_unclosed_brace, starts_a_backend_block};
+
+    #[test]
+    fn finds_the_brace_left_open() {
+        let text = "terraform {\n  backend \"s3\" {\n    bucket = \"b\"\n  }\n";
+        assert_eq!(innermost_unclosed_brace(text), Some(10));
+        let both = "terraform {\n  backend \"s3\" {\n";
+        assert_eq!(innermost_unclosed_brace(both), Some(27));
+        let quoted = "a {\n  x = \"}\" # }\n  /* } */ y = \"${z}\"\n";
+        assert_eq!(innermost_unclosed_brace(quoted), Some(2));
+        let heredoc = "a {\n  x = <<EOF\n}\nEOF\n";
+        assert_eq!(innermost_unclosed_brace(heredoc), Some(2));
+        assert_eq!(innermost_unclosed_brace("a {\n}\n"), None);
+    }
+
+    #[test]
+    fn only_a_block_start_counts_as_a_backend() {
+        assert!(starts_a_backend_block("terraform {\n  backend \"s3\" {\n"));
+        assert!(starts_a_backend_block("\tbackend  {"));
+        assert!(!starts_a_backend_block("# this file has no backend\n"));
+        assert!(!starts_a_backend_block("locals { backend = \"s3\" }\n"));
+        assert!(!starts_a_backend_block("backends \"x\" {}\n"));
+        assert!(!starts_a_backend_block("echo backend\n"));
     }
 }

@@ -22,6 +22,8 @@ struct Placement {
     last_line: usize,
     /// Only whitespace before the key, and only a comma or comment after the value.
     own_line: bool,
+    /// The block's braces share the setting's line (`backend "s3" { k = v }`).
+    block_on_one_line: bool,
     /// Offset of the `=` between key and value (None for `key: value` objects).
     eq: Option<usize>,
     trailing_comma: bool,
@@ -542,12 +544,22 @@ fn insert_after<'a>(
             setting.value_span.end,
             format!(", {key} = {value}"),
         ));
-    } else {
+    } else if placement.block_on_one_line {
         return Err(PlanError {
             offset: setting.key_span.start,
             message: format!(
                 "the backend block is written on one line; \
                  split it over several lines so tflock can add {key}"
+            ),
+        });
+    } else {
+        // Say what is there: a comment before the setting on its line.
+        return Err(PlanError {
+            offset: setting.key_span.start,
+            message: format!(
+                "{} shares its line with other text (a comment before it); put it on a \
+                 line of its own so tflock can add {key}",
+                setting.key
             ),
         });
     }
@@ -611,8 +623,7 @@ fn place(lines: &Lines, s: &Setting) -> Placement {
         Some(r) => (true, r.trim_start()),
         None => (false, rest),
     };
-    let own_line = before.trim().is_empty()
-        && (after.is_empty() || after.starts_with('#') || after.starts_with("//"));
+    let own_line = before.trim().is_empty() && only_comments(after);
     let eq = text[s.key_span.end..s.value_span.start]
         .find('=')
         .map(|i| s.key_span.end + i);
@@ -620,9 +631,25 @@ fn place(lines: &Lines, s: &Setting) -> Placement {
         first_line,
         last_line,
         own_line,
+        block_on_one_line: before.contains('{') || after.contains('}'),
         eq,
         trailing_comma,
         heredoc: text[s.value_span.clone()].starts_with("<<"),
+    }
+}
+
+/// Whether the rest of a line holds nothing but comments: `# ...`, `// ...`, or
+/// `/* ... */` closed on the line (hclwrite keeps those after the value).
+fn only_comments(rest: &str) -> bool {
+    let mut rest = rest.trim_start();
+    loop {
+        if rest.is_empty() || rest.starts_with('#') || rest.starts_with("//") {
+            return true;
+        }
+        match rest.strip_prefix("/*").and_then(|r| r.split_once("*/")) {
+            Some((_, after)) => rest = after.trim_start(),
+            None => return false,
+        }
     }
 }
 
@@ -736,4 +763,21 @@ pub(super) fn consecutive_groups(lines: &[usize]) -> Vec<Vec<usize>> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::only_comments;
+
+    #[test]
+    fn block_comments_closed_on_the_line_end_a_row() {
+        assert!(only_comments(""));
+        assert!(only_comments("  # note"));
+        assert!(only_comments("// note"));
+        assert!(only_comments("/* the table */"));
+        assert!(only_comments("/* a */ /* b */ # c"));
+        assert!(!only_comments("/* open"));
+        assert!(!only_comments("/* a */ key = 1"));
+        assert!(!only_comments("key = 1"));
+    }
 }

@@ -12,7 +12,7 @@ pub(crate) mod readers;
 
 pub use edit::{Edit, SpliceError, splice};
 
-use crate::parse::{Backend, BackendKind, Body, Setting, Syntax};
+use crate::parse::{Backend, BackendKind, Body, Setting, Syntax, Value};
 use crate::source::Source;
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +119,12 @@ pub fn decide_avoiding<'a>(
     let table = tables.first().copied();
     let lockfile = body.get(LOCKFILE_KEY);
     let lockfile_true = lockfile.is_some_and(|s| s.value.is_true());
+    // `dynamodb_table = ""` is Terraform's way of saying no DynamoDB locking:
+    // nothing to migrate, and nothing to add that the user did not ask for.
+    let empty = |t: &&Setting| matches!(&t.value, Value::String(name) if name.is_empty());
+    if !tables.is_empty() && tables.iter().all(empty) {
+        return (settled(lockfile_true), Vec::new());
+    }
     let endpoint = body.get("dynamodb_endpoint");
     let endpoints = body.get("endpoints");
     let endpoints_dynamodb = endpoints

@@ -45,6 +45,16 @@ pub struct Target {
 }
 
 impl Target {
+    /// Why the bucket is missing: an expression tflock cannot evaluate, or no
+    /// `bucket` setting at all (a partial configuration completed at init).
+    pub fn no_bucket_reason(&self) -> &'static str {
+        if self.unknown.iter().any(|u| u.attribute == "bucket") {
+            "the bucket is not known"
+        } else {
+            "no bucket is set in this backend"
+        }
+    }
+
     /// Key prefixes whose listing reveals states, workspaces and lockfiles.
     pub fn list_prefixes(&self) -> Vec<String> {
         let mut prefixes: Vec<String> = self.keys.iter().map(|(_, k)| k.clone()).collect();

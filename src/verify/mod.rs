@@ -381,7 +381,7 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
             Some(Err(e)) => (LockStatus::Unverified { reason: e.clone() }, None),
             None => (
                 LockStatus::Unverified {
-                    reason: "bucket is not known".into(),
+                    reason: t.no_bucket_reason().into(),
                 },
                 None,
             ),
@@ -435,7 +435,10 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
                 "conservative check: the state key is not fully known; any active lock whose \
                  LockID starts with \"{bucket_name}/{prefix}\" blocks this backend, in any workspace"
             ),
-            None => "conservative check: the bucket is not known; any active lock in the table blocks this backend".into(),
+            None => format!(
+                "conservative check: {}; any active lock in the table blocks this backend",
+                t.no_bucket_reason()
+            ),
         });
         match table {
             Some(Ok(facts)) => {
@@ -467,7 +470,7 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
             Some(Err(e)) => out.blockers.push(format!("S3 lockfiles unverified: {e}")),
             None => out
                 .blockers
-                .push("S3 lockfiles unverified: the bucket is not known".into()),
+                .push(format!("S3 lockfiles unverified: {}", t.no_bucket_reason())),
         }
     }
     if t.table.is_none() && t.probe {

@@ -34,6 +34,8 @@ Optional fields (tests/rollout.rs), each run in this order after `buckets`/`tabl
                          read the state as Terraform's S3 backend does: the object's MD5
                          and a consistent GetItem of `<bucket>/<key>-md5`
       "describe_tables": ["t1"]
+      "raw_items":       [{"table": "t1", "item": {"LockID": {"S": "b1/k"}}}],
+                         a table item exactly as given, in DynamoDB's JSON (after `locks`)
       "dynamodb_writes": [{"bucket": "b1", "key": "k", "table": "t1", "body": "text"}],
                          a state write as Terraform on DynamoDB locking makes it: the
                          object and its digest item (run after `objects`)
@@ -238,6 +240,9 @@ def run(doc):
             Body=lock_info(lock, path).encode(),
             ContentType="application/json",
         )
+    for raw in doc.get("raw_items", []):
+        # An item exactly as given (tests/edges.rs: a lock item without Info).
+        ddb.put_item(TableName=raw["table"], Item=raw["item"])
     for obj in doc.get("objects", []):
         s3.put_object(Bucket=obj["bucket"], Key=obj["key"], Body=obj.get("body", "").encode())
 
