@@ -5,6 +5,7 @@
 //! `discover -> parse -> plan -> (verify) -> apply -> report / rollback`.
 
 pub mod apply;
+pub mod check;
 pub mod discover;
 pub mod git;
 pub mod next_steps;
