@@ -169,6 +169,9 @@ pub struct PlanArgs {
     /// Raise `required_version` where it admits a Terraform without use_lockfile.
     #[arg(long)]
     pub bump_required_version: bool,
+    /// Also rewrite backend attributes Terraform 1.10 removed or 1.11 deprecated.
+    #[arg(long)]
+    pub modernize: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -194,6 +197,9 @@ pub struct ApplyArgs {
     /// Raise `required_version` where it admits a Terraform without use_lockfile.
     #[arg(long, conflicts_with = "plan")]
     pub bump_required_version: bool,
+    /// Also rewrite backend attributes Terraform 1.10 removed or 1.11 deprecated.
+    #[arg(long, conflicts_with = "plan")]
+    pub modernize: bool,
     /// Hold every affected state's DynamoDB lock and S3 lockfile while writing.
     #[arg(long, conflicts_with = "skip_lock_check")]
     pub hold_locks: bool,
@@ -378,7 +384,13 @@ fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     let started = std::time::Instant::now();
     let style = ui.style;
     let mut repo = scan(&args.select, cwd, args.strategy, ui)?;
-    preflight(&mut repo, cwd, args.strategy, args.bump_required_version);
+    preflight(
+        &mut repo,
+        cwd,
+        args.strategy,
+        args.bump_required_version,
+        args.modernize,
+    );
     print_problems(&repo);
     let (checked, lock_checks) = if args.offline {
         (
@@ -410,7 +422,8 @@ fn plan(args: PlanArgs, cwd: &Path, ui: Ui) -> Result<u8> {
     }
     let changed: Vec<&FilePlan> = repo.changed_files().collect();
     if let Some(out) = &args.out {
-        let saved = SavedPlan::from_files(args.strategy, args.bump_required_version, &changed);
+        let mut saved = SavedPlan::from_files(args.strategy, args.bump_required_version, &changed);
+        saved.modernize = args.modernize;
         apply::write_private(out, saved.to_json().as_bytes())
             .with_context(|| format!("{}: cannot write plan file", out.display()))?;
     }
@@ -462,7 +475,13 @@ fn apply(args: ApplyArgs, cwd: &Path, ui: Ui) -> Result<u8> {
         ),
         None => {
             let mut repo = scan(&args.select, cwd, args.strategy, ui)?;
-            preflight(&mut repo, cwd, args.strategy, args.bump_required_version);
+            preflight(
+                &mut repo,
+                cwd,
+                args.strategy,
+                args.bump_required_version,
+                args.modernize,
+            );
             (repo, args.strategy)
         }
     };
@@ -675,6 +694,7 @@ fn planned_repo(planfile: &Path, cwd: &Path) -> Result<RepoPlan> {
     let options = tflock::preflight::Options {
         strategy: saved.strategy,
         bump_required_version: saved.bump_required_version,
+        modernize: saved.modernize,
     };
     tflock::preflight::run(&mut repo, cwd, &options);
     let same = files.len() == repo.changed_files().count()
@@ -784,10 +804,11 @@ fn markdown_part_path(path: &Path, i: usize) -> PathBuf {
 }
 
 /// The preflight checks on a scanned plan.
-fn preflight(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, bump: bool) {
+fn preflight(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, bump: bool, modernize: bool) {
     let options = tflock::preflight::Options {
         strategy,
         bump_required_version: bump,
+        modernize,
     };
     tflock::preflight::run(repo, cwd, &options);
 }

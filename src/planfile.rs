@@ -17,6 +17,9 @@ pub struct SavedPlan {
     /// Whether the plan raised `required_version` (apply re-checks the same way).
     #[serde(default)]
     pub bump_required_version: bool,
+    /// Whether the plan rewrote removed and deprecated attributes (`--modernize`).
+    #[serde(default)]
+    pub modernize: bool,
     pub files: Vec<SavedFile>,
 }
 
@@ -59,6 +62,7 @@ impl SavedPlan {
             tool: format!("tflock {}", env!("CARGO_PKG_VERSION")),
             strategy,
             bump_required_version,
+            modernize: false,
             files: files
                 .iter()
                 .map(|f| SavedFile {

@@ -63,9 +63,10 @@ pub fn plan_readers(
         .collect()
 }
 
-/// The scanned backend that writes the state a reader reads: the same bucket and
-/// key, both literals. (One small function on purpose: it is to be replaced by
-/// a comparison of resolved states.)
+/// The scanned backend that writes the state a reader reads: one whose resolved
+/// states (every unit, partial file and init-time key) include the reader's
+/// bucket and key. The reader's own workspace, if any, is Terraform's business:
+/// the default workspace's key names the producer.
 pub fn producer_of<'a>(
     reader: &ReaderPlan,
     backends: &'a [BackendPlan],
@@ -73,8 +74,10 @@ pub fn producer_of<'a>(
     let bucket = reader.literal("bucket")?;
     let key = reader.literal("key")?;
     backends.iter().find(|b| {
-        matches!(b.backend.value("bucket"), Some(Value::String(s)) if s == bucket)
-            && matches!(b.backend.value("key"), Some(Value::String(s)) if s == key)
+        b.resolution
+            .targets
+            .iter()
+            .any(|t| t.bucket.as_deref() == Some(bucket) && t.keys.iter().any(|(_, k)| k == key))
     })
 }
 

@@ -128,6 +128,109 @@ cases! {
     ci_references => "ci-references";
     tofu_twin => "tofu-twin";
     tofu_var_bucket => "tofu-var-bucket";
+    // Version pins beyond the version-manager files (issue 13): mise, CI.
+    version_pin_mise => "version-pin-mise", blocked = ["app/main.tf"];
+    // required_version in .tf.json and in a generate heredoc: read, and blocking
+    // (bumped in `bump_in_json_and_generate`).
+    version_bump_json_generate => "version-bump-json-generate",
+        blocked = ["json/main.tf.json", "tg/terragrunt.hcl"];
+    version_pin_ci_actions => "version-pin-ci-actions", blocked = ["app/main.tf"];
+    // Per Atlantis project; a new-enough container image blocks nothing.
+    version_pin_atlantis => "version-pin-atlantis", blocked = ["net/main.tf"];
+    // Terragrunt's lock_table alias and lock-table-only keys (issue 10, 13).
+    lock_table => "lock-table";
+    // Upgrade-safe backends (issue 13): without --modernize, a removed
+    // assume-role attribute blocks for Terraform; the same cases run with
+    // --modernize in `modernize_cases!` below.
+    modernize_assume_role => "modernize-assume-role",
+        blocked = ["app/main.tf", "full/main.tf", "ops/backend.tf"];
+    modernize_alone => "modernize-alone", blocked = [
+        "role-arn/main.tf", "session-name/main.tf", "external-id/main.tf",
+        "assume-role-duration-seconds/main.tf", "assume-role-policy/main.tf",
+        "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
+        "assume-role-transitive-tag-keys/main.tf",
+    ];
+    modernize_with_role => "modernize-with-role", blocked = [
+        "session-name/main.tf", "external-id/main.tf",
+        "assume-role-duration-seconds/main.tf", "assume-role-policy/main.tf",
+        "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
+        "assume-role-transitive-tag-keys/main.tf",
+    ];
+    // Each attribute alone (with its role_arn) in .tf.json, .tfbackend and
+    // remote_state.
+    modernize_forms => "modernize-forms", blocked = [
+        "json/assume-role-duration-seconds/main.tf.json",
+        "json/assume-role-policy-arns/main.tf.json",
+        "json/assume-role-policy/main.tf.json",
+        "json/assume-role-tags/main.tf.json",
+        "json/assume-role-transitive-tag-keys/main.tf.json",
+        "json/external-id/main.tf.json",
+        "json/role-arn/main.tf.json",
+        "json/session-name/main.tf.json",
+        "tfbackend/assume-role-duration-seconds/prod.s3.tfbackend",
+        "tfbackend/assume-role-policy-arns/prod.s3.tfbackend",
+        "tfbackend/assume-role-policy/prod.s3.tfbackend",
+        "tfbackend/assume-role-tags/prod.s3.tfbackend",
+        "tfbackend/assume-role-transitive-tag-keys/prod.s3.tfbackend",
+        "tfbackend/external-id/prod.s3.tfbackend",
+        "tfbackend/role-arn/prod.s3.tfbackend",
+        "tfbackend/session-name/prod.s3.tfbackend",
+        "tg/assume-role-duration-seconds/terragrunt.hcl",
+        "tg/assume-role-policy-arns/terragrunt.hcl",
+        "tg/assume-role-policy/terragrunt.hcl",
+        "tg/assume-role-tags/terragrunt.hcl",
+        "tg/assume-role-transitive-tag-keys/terragrunt.hcl",
+        "tg/external-id/terragrunt.hcl",
+        "tg/role-arn/terragrunt.hcl",
+        "tg/session-name/terragrunt.hcl",
+    ];
+    modernize_deprecated => "modernize-deprecated";
+    modernize_merge => "modernize-merge", blocked = ["role/main.tf"];
+    modernize_json => "modernize-json", blocked = ["app/main.tf.json"];
+    modernize_tfbackend => "modernize-tfbackend",
+        blocked = ["app/env/dev.s3.tfbackend", "app/env/prod.s3.tfbackend"];
+    modernize_terragrunt => "modernize-terragrunt",
+        blocked = ["full/terragrunt.hcl", "gen/terragrunt.hcl", "root.hcl"];
+    modernize_conflict => "modernize-conflict", blocked = ["clash/main.tf", "fine/main.tf"];
+    // OpenTofu still accepts the removed attributes: a finding, not a block.
+    modernize_opentofu => "modernize-opentofu";
+}
+
+/// The cases that also have `replace-modernize/` and `dual-modernize/` trees:
+/// the same five checks with `--modernize` on plan, apply and the second plan.
+macro_rules! modernize_cases {
+    ($($test:ident => $name:literal $(, bad = [$($bad:literal),* $(,)?])?;)*) => {
+        const MODERNIZE_CASES: &[&str] = &[$($name),*];
+        $(
+            #[test]
+            fn $test() {
+                run_modernize_case($name, &[$($($bad),*)?]);
+            }
+        )*
+    };
+}
+
+modernize_cases! {
+    modernized_assume_role => "modernize-assume-role";
+    // The other assume-role attributes alone have no role to go with: an
+    // error each (Terraform refuses `assume_role` without `role_arn`).
+    modernized_alone => "modernize-alone", bad = [
+        "session-name/main.tf", "external-id/main.tf",
+        "assume-role-duration-seconds/main.tf", "assume-role-policy/main.tf",
+        "assume-role-policy-arns/main.tf", "assume-role-tags/main.tf",
+        "assume-role-transitive-tag-keys/main.tf",
+    ];
+    // Each of them with the role it goes with.
+    modernized_with_role => "modernize-with-role";
+    modernized_forms => "modernize-forms";
+    modernized_deprecated => "modernize-deprecated";
+    modernized_merge => "modernize-merge";
+    modernized_json => "modernize-json";
+    modernized_tfbackend => "modernize-tfbackend";
+    modernized_terragrunt => "modernize-terragrunt";
+    // `role_arn` and `assume_role.role_arn` disagree: an error for that backend.
+    modernized_conflict => "modernize-conflict", bad = ["clash/main.tf"];
+    modernized_opentofu => "modernize-opentofu";
 }
 
 #[test]
@@ -146,6 +249,43 @@ fn every_fixture_case_has_a_test() {
             assert!(dir.is_dir(), "{case}: missing {}", dir.display());
         }
     }
+    for case in MODERNIZE_CASES {
+        assert!(CASES.contains(case), "{case} is not in cases!");
+        for part in ["replace-modernize", "dual-modernize"] {
+            let dir = fixtures().join("cases").join(case).join(part);
+            assert!(dir.is_dir(), "{case}: missing {}", dir.display());
+        }
+    }
+}
+
+/// `--bump-required-version` in Terraform's JSON syntax and inside a
+/// Terragrunt `generate` heredoc (expected trees `replace-bump/`, `dual-bump/`).
+#[test]
+fn bump_in_json_and_generate() {
+    for strategy in STRATEGIES {
+        run_with(
+            "version-bump-json-generate",
+            strategy,
+            &["--bump-required-version"],
+            &[],
+            &[],
+        );
+    }
+}
+
+/// Both strategies with `--modernize`, even when the first fails.
+fn run_modernize_case(case: &str, bad: &[&str]) {
+    let failed: Vec<&str> = STRATEGIES
+        .into_iter()
+        .filter(|strategy| {
+            std::panic::catch_unwind(|| run_mode(case, strategy, true, bad, &[])).is_err()
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{case}: failed with --modernize --strategy {} (details above)",
+        failed.join(", --strategy ")
+    );
 }
 
 /// Runs both strategies, even when the first fails, then reports every failure.
@@ -164,10 +304,43 @@ fn run_case(case: &str, bad: &[&str], blocked: &[&str]) {
 }
 
 fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
+    run_mode(case, strategy, false, bad, blocked)
+}
+
+/// The five checks for one strategy, with or without `--modernize` (then the
+/// expected tree is `<strategy>-modernize/`).
+fn run_mode(case: &str, strategy: &str, modernize: bool, bad: &[&str], blocked: &[&str]) {
+    let flag: &[&str] = if modernize { &["--modernize"] } else { &[] };
+    run_with(case, strategy, flag, bad, blocked)
+}
+
+/// The five checks for one strategy with extra flags; `--modernize` expects
+/// `<strategy>-modernize/`, `--bump-required-version` `<strategy>-bump/`.
+fn run_with(case: &str, strategy: &str, flag: &[&str], bad: &[&str], blocked: &[&str]) {
+    let modernize = flag.contains(&"--modernize");
     let case_dir = fixtures().join("cases").join(case);
     let input = fixture_tree(&case_dir.join("in"));
-    let expected = fixture_tree(&case_dir.join(strategy));
-    let ctx = format!("{case} (--strategy {strategy})");
+    let suffix = match flag.first() {
+        Some(&"--modernize") => "-modernize",
+        Some(&"--bump-required-version") => "-bump",
+        _ => "",
+    };
+    let expected = fixture_tree(&case_dir.join(format!("{strategy}{suffix}")));
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(flag)
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    };
+    let run = |dir: &Path, args: &[&str]| {
+        let args = with(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tflock(dir, &args)
+    };
+    let ctx = format!(
+        "{case} (--strategy {strategy}{})",
+        if modernize { " --modernize" } else { "" }
+    );
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("repo");
     materialize(&case_dir.join("in"), &work);
@@ -179,8 +352,8 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
     };
 
     // 1. The plan, as text and JSON.
-    let text = tflock(&work, &["plan", "--offline", "--strategy", strategy]);
-    let json = tflock(
+    let text = run(&work, &["plan", "--offline", "--strategy", strategy]);
+    let json = run(
         &work,
         &[
             "plan",
@@ -191,15 +364,17 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
             "json",
         ],
     );
+    let shown_flag: String = flag.iter().map(|f| format!(" {f}")).collect();
     let snapshot = format!(
-        "== tflock plan --offline --strategy {strategy}\n{}\n\
-             == tflock plan --offline --strategy {strategy} --format json\n{}",
+        "== tflock plan --offline --strategy {strategy}{shown_flag}\n{}\n\
+             == tflock plan --offline --strategy {strategy}{shown_flag} --format json\n{}",
         shown(&text),
         shown(&json)
     )
     .replace(&tmp.path().display().to_string(), "[TMP]");
     insta::with_settings!({ description => format!("fixtures/cases/{case}, --strategy {strategy}"), omit_expression => true }, {
-        insta::assert_snapshot!(format!("{case}__{strategy}"), snapshot);
+        let name = format!("{case}__{strategy}{}", suffix.replace('-', "_"));
+        insta::assert_snapshot!(name, snapshot);
     });
 
     for (what, out) in [("plan", &text), ("plan --format json", &json)] {
@@ -222,7 +397,7 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
 
     // 2. Apply, and compare the whole tree.
     let rollback_arg = rollback_file.to_str().unwrap();
-    let applied = tflock(
+    let applied = run(
         &work,
         &[
             "apply",
@@ -268,7 +443,7 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
     check_with_reference(&ctx, &input, &actual);
 
     // 4. Idempotence: a second plan changes nothing.
-    let again = tflock(
+    let again = run(
         &work,
         &[
             "plan",
@@ -284,7 +459,7 @@ fn run_strategy(case: &str, strategy: &str, bad: &[&str], blocked: &[&str]) {
         "{ctx}: second plan\n{}",
         shown(&again)
     );
-    let again_json = tflock(
+    let again_json = run(
         &work,
         &[
             "plan",
@@ -425,7 +600,14 @@ fn assert_findings(ctx: &str, doc: &serde_json::Value, input: &Tree) -> Vec<Stri
     for f in findings {
         let kind = f["kind"].as_str().unwrap_or_default();
         assert!(
-            ["ci-reference", "generated-file", "opentofu-twin", "version"].contains(&kind),
+            [
+                "ci-reference",
+                "generated-file",
+                "opentofu-twin",
+                "version",
+                "deprecated"
+            ]
+            .contains(&kind),
             "{ctx}: unknown finding kind: {f}"
         );
         assert!(
@@ -959,4 +1141,45 @@ fn bump_strategy(strategy: &str) {
     );
     assert_eq!(code(&restored), 0, "{ctx}: rollback\n{}", shown(&restored));
     assert_same_tree(&ctx, "in/ after rollback", &input, &fixture_tree(&work));
+}
+
+/// A plan saved with `--modernize` is applied with the same rewrite: `apply
+/// --plan` re-derives it with the flag the plan recorded.
+#[test]
+fn modernize_survives_a_saved_plan() {
+    let case_dir = fixtures().join("cases").join("modernize-assume-role");
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("repo");
+    materialize(&case_dir.join("in"), &work);
+    let planfile = tmp.path().join("plan.json");
+    let planned = tflock(
+        &work,
+        &[
+            "plan",
+            "--offline",
+            "--modernize",
+            "--out",
+            planfile.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&planned), 0, "plan\n{}", shown(&planned));
+    let applied = tflock(
+        &work,
+        &[
+            "apply",
+            "--plan",
+            planfile.to_str().unwrap(),
+            "--skip-lock-check",
+            "--auto-approve",
+            "--rollback-file",
+            tmp.path().join("rollback.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&applied), 0, "apply --plan\n{}", shown(&applied));
+    assert_same_tree(
+        "modernize-assume-role (saved plan)",
+        "replace-modernize/",
+        &fixture_tree(&case_dir.join("replace-modernize")),
+        &fixture_tree(&work),
+    );
 }

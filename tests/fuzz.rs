@@ -863,11 +863,16 @@ fn line_breaks(text: &str) -> (usize, usize, usize) {
     (crlf, lf, cr)
 }
 
-const TARGETS: [&str; 4] = [
+const TARGETS: [&str; 7] = [
     "dynamodb_table",
     "dynamodb_endpoint",
     "endpoints",
     "use_lockfile",
+    // Terragrunt's alias of dynamodb_table, and the keys of the lock table it
+    // bootstraps (replace removes them from a remote_state config).
+    "lock_table",
+    "dynamodb_table_tags",
+    "enable_lock_table_ssencryption",
 ];
 
 /// Edits stay inside migrated backends (and reader configs); they remove only target settings (with
@@ -995,7 +1000,16 @@ fn expected_settings(backend: &Backend, action: Action, strategy: Strategy) -> V
     }
     // Only the first of each key counts for tflock (and Terraform rejects duplicates).
     if strategy == Strategy::Replace {
-        want.retain(|(k, _)| k != "dynamodb_table" && k != "dynamodb_endpoint");
+        want.retain(|(k, _)| {
+            k != "dynamodb_table" && k != "dynamodb_endpoint" && k != "lock_table"
+        });
+        if backend.kind == tflock::parse::BackendKind::Terragrunt
+            && backend.body.syntax == tflock::parse::Syntax::HclObject
+        {
+            want.retain(|(k, _)| {
+                k != "dynamodb_table_tags" && k != "enable_lock_table_ssencryption"
+            });
+        }
         let mut drop_endpoints = false;
         for (k, v) in want.iter_mut() {
             if k == "endpoints"

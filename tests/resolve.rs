@@ -463,3 +463,25 @@ fn keys_and_files_passed_at_init_are_the_states_checked() {
     let (_, changed) = apply(dir.path(), &endpoint, &[]);
     assert!(!changed, "apply wrote while overridden states were locked");
 }
+
+#[test]
+fn terragrunts_legacy_lock_table_is_the_table_checked() {
+    let Some(endpoint) = common::moto("legacy_lock_table") else {
+        return;
+    };
+    let store = Store {
+        region: "eu-west-1",
+        bucket: unique("ltab"),
+        table: unique("ltab"),
+    };
+    store.create(&endpoint, &["legacy/app/terraform.tfstate"]);
+    let dir = tree("tg-lock-table", &store.bucket, &store.table);
+    let plan = plan_json(dir.path(), &endpoint, &["--skip-probe"]);
+    let b = backend(&plan, "app/terragrunt.hcl");
+    assert_eq!(b["action"], "migrate", "{b:#}");
+    assert_eq!(states(b)[0].5, store.table);
+    store.lock(&endpoint, "legacy/app/terraform.tfstate", "kim@ci");
+    let (out, changed) = apply(dir.path(), &endpoint, &[]);
+    assert!(!changed, "apply wrote while the lock_table lock was held");
+    assert!(stdout(&out).contains("kim@ci"), "{}", stdout(&out));
+}

@@ -111,8 +111,8 @@ struct VLine<'s> {
     orig: Option<usize>,
     /// The setting on it when it is a row, with its change.
     row: Option<(&'s Setting, RowChange<'s>)>,
-    /// For an inserted line: the setting it follows.
-    inserted_after: Option<&'s Setting>,
+    /// For an inserted line: the setting it follows, and its key and value.
+    inserted_after: Option<(&'s Setting, &'s str, &'s str)>,
 }
 
 /// The edits for one body's ops. `foreign` are edits already made inside this
@@ -136,11 +136,52 @@ pub fn render(
     let mut deleted = BTreeSet::new();
     let mut deleted_settings = Vec::new();
     let mut row_changes: BTreeMap<usize, RowChange<'_>> = BTreeMap::new();
-    let mut inserts: BTreeMap<usize, &Setting> = BTreeMap::new();
+    let mut inserts: BTreeMap<usize, Vec<(&Setting, &str, &str)>> = BTreeMap::new();
+    // Rows rewritten over several lines: no longer rows.
+    let mut spread_lines = BTreeSet::new();
 
     for op in &body_ops.ops {
         match *op {
             Op::Delete(s) => deleted_settings.push(index_in(body, s)),
+            Op::Rewrite(s, key, ref value, ref spread) => {
+                let p = placement_of(s);
+                // A multi-line value leaves every alignment group (as in
+                // hclwrite); a trailing comment keeps the one-line spelling.
+                if let Some(spread) = spread
+                    .as_ref()
+                    .filter(|_| p.is_row() && !p.heredoc && !lines.has_comment_cell(p.first_line))
+                {
+                    let line = p.first_line;
+                    let indent = &text[lines.start(line)..s.key_span.start];
+                    let newline = newline_at(text, lines.content_end(line));
+                    let unit = if indent.contains('\t') { "\t" } else { "  " };
+                    let spelled = spread
+                        .replace("\n  ", &format!("\n{indent}{unit}"))
+                        .replace("\n}", &format!("\n{indent}}}"))
+                        .replace('\n', newline);
+                    edits.push(Edit::replace(
+                        s.key_span.start..s.value_span.end,
+                        format!("{key} = {spelled}"),
+                    ));
+                    spread_lines.insert(line);
+                } else if p.is_row() {
+                    let change = row_changes.entry(p.first_line).or_default();
+                    change.new_key = Some(key);
+                    change.new_value = Some(value.as_str());
+                } else {
+                    edits.push(Edit::replace(s.key_span.clone(), key));
+                    edits.push(Edit::replace(s.value_span.clone(), value.as_str()));
+                }
+            }
+            Op::InsertAfter(s, key, ref value) => insert_after(
+                &mut inserts,
+                &mut edits,
+                body,
+                placement_of(s),
+                s,
+                key,
+                value,
+            )?,
             Op::ReplaceWithLockfile(s) => {
                 let p = placement_of(s);
                 if p.is_row() {
@@ -152,22 +193,15 @@ pub fn render(
                     edits.push(Edit::replace(s.value_span.clone(), TRUE));
                 }
             }
-            Op::InsertLockfileAfter(s) => {
-                let p = placement_of(s);
-                if p.own_line {
-                    inserts.insert(p.last_line, s);
-                } else if body.syntax == Syntax::HclObject {
-                    let text = format!(", {LOCKFILE_KEY} = {TRUE}");
-                    edits.push(Edit::insert(s.value_span.end, text));
-                } else {
-                    return Err(PlanError {
-                        offset: s.key_span.start,
-                        message: "the backend block is written on one line; \
-                                  split it over several lines so tflock can add use_lockfile"
-                            .into(),
-                    });
-                }
-            }
+            Op::InsertLockfileAfter(s) => insert_after(
+                &mut inserts,
+                &mut edits,
+                body,
+                placement_of(s),
+                s,
+                LOCKFILE_KEY,
+                TRUE,
+            )?,
             Op::SetTrue(s) => set_value(&mut row_changes, &mut edits, placement_of(s), s, TRUE),
             Op::SetValue(s, value) => {
                 set_value(&mut row_changes, &mut edits, placement_of(s), s, value)
@@ -216,15 +250,16 @@ pub fn render(
                 orig: Some(line),
                 row: rows
                     .get(&line)
+                    .filter(|_| !spread_lines.contains(&line))
                     .map(|s| (*s, row_changes.get(&line).cloned().unwrap_or_default())),
                 inserted_after: None,
             });
         }
-        if let Some(anchor) = inserts.get(&line) {
+        for &inserted in inserts.get(&line).into_iter().flatten() {
             vlines.push(VLine {
                 orig: None,
                 row: None,
-                inserted_after: Some(anchor),
+                inserted_after: Some(inserted),
             });
         }
     }
@@ -287,7 +322,7 @@ impl Layout<'_> {
             return Some(width(self.indent_of(s)) + width(key_text(self.text, s, key)));
         }
         v.inserted_after
-            .map(|anchor| width(self.indent_of(anchor)) + width(LOCKFILE_KEY))
+            .map(|(anchor, key, _)| width(self.indent_of(anchor)) + width(key))
     }
 
     /// The number of spaces before `=` on each vline (None where nothing is set).
@@ -369,12 +404,12 @@ impl Layout<'_> {
 
     /// Edits for one vline's key, `=` gap and value, and its new code width.
     fn row_edits(&self, v: &VLine, pad: Option<usize>) -> (Vec<Edit>, usize) {
-        if let Some(anchor) = v.inserted_after {
+        if let Some((anchor, key, value)) = v.inserted_after {
             let p = self.placement(anchor);
             let pad = pad.unwrap_or(1);
             let comma = if p.trailing_comma { "," } else { "" };
             let line = format!(
-                "{}{LOCKFILE_KEY}{}= {TRUE}{comma}",
+                "{}{key}{}= {value}{comma}",
                 self.indent_of(anchor),
                 " ".repeat(pad)
             );
@@ -484,6 +519,39 @@ impl Layout<'_> {
         }
         edits
     }
+}
+
+/// A new `key = value` after a setting: a line of its own when the setting has
+/// one, else inline in an object (`, key = value`).
+fn insert_after<'a>(
+    inserts: &mut BTreeMap<usize, Vec<(&'a Setting, &'a str, &'a str)>>,
+    edits: &mut Vec<Edit>,
+    body: &Body,
+    placement: &Placement,
+    setting: &'a Setting,
+    key: &'a str,
+    value: &'a str,
+) -> Result<(), PlanError> {
+    if placement.own_line {
+        inserts
+            .entry(placement.last_line)
+            .or_default()
+            .push((setting, key, value));
+    } else if body.syntax == Syntax::HclObject {
+        edits.push(Edit::insert(
+            setting.value_span.end,
+            format!(", {key} = {value}"),
+        ));
+    } else {
+        return Err(PlanError {
+            offset: setting.key_span.start,
+            message: format!(
+                "the backend block is written on one line; \
+                 split it over several lines so tflock can add {key}"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A new value for a setting: through the row model when it is a row (so its
@@ -603,6 +671,12 @@ fn inline_run(lines: &Lines, body: &Body, run: &[usize]) -> Range<usize> {
                 .trim()
                 .is_empty();
             let mut end = last.value_span.end;
+            // An object item's comma goes with it (`{a = 1,` newline `b = 2}`
+            // must not become `{,`).
+            let after = text[end..].trim_start_matches([' ', '\t']);
+            if body.syntax == Syntax::HclObject && after.starts_with(',') {
+                end = text.len() - after.len() + 1;
+            }
             if starts_line {
                 end += text[end..].len() - text[end..].trim_start_matches([' ', '\t']).len();
             }

@@ -6,13 +6,19 @@ use crate::parse::{Body, Setting};
 use crate::source::Source;
 
 pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanError> {
-    let text = source.text.as_str();
     let body = body_ops.body;
     let mut edits = Vec::new();
     let mut deleted = Vec::new();
     for op in &body_ops.ops {
         match *op {
             Op::Delete(s) => deleted.push(index_of(body, s)),
+            Op::Rewrite(s, key, ref value, _) => {
+                edits.push(Edit::replace(s.key_span.clone(), format!("\"{key}\"")));
+                edits.push(Edit::replace(s.value_span.clone(), value.as_str()));
+            }
+            Op::InsertAfter(s, key, ref value) => {
+                edits.push(insert_member(source, s, key, value));
+            }
             Op::ReplaceWithLockfile(s) => {
                 edits.push(Edit::replace(
                     s.key_span.clone(),
@@ -23,23 +29,28 @@ pub fn render(source: &Source, body_ops: &BodyOps) -> Result<Vec<Edit>, PlanErro
             Op::SetTrue(s) => edits.push(Edit::replace(s.value_span.clone(), "true")),
             Op::SetValue(s, value) => edits.push(Edit::replace(s.value_span.clone(), value)),
             Op::InsertLockfileAfter(s) => {
-                let separator = &text[s.key_span.end..s.value_span.start];
-                let member = format!("\"{LOCKFILE_KEY}\"{separator}true");
-                let text = if own_line(source, s) {
-                    let line_start = source.line_start(s.key_span.start);
-                    let indent = &source.text[line_start..s.key_span.start];
-                    let newline =
-                        newline_at(&source.text, source.line_content_end(s.value_span.end));
-                    format!(",{newline}{indent}{member}")
-                } else {
-                    format!(", {member}")
-                };
-                edits.push(Edit::insert(s.value_span.end, text));
+                edits.push(insert_member(source, s, LOCKFILE_KEY, "true"));
             }
         }
     }
     edits.extend(delete_members(source, body, &deleted));
     Ok(edits)
+}
+
+/// `"key": value` after a member: on a line of its own (same indent and
+/// separator) when the member has one, else on the member's line.
+fn insert_member(source: &Source, s: &Setting, key: &str, value: &str) -> Edit {
+    let separator = &source.text[s.key_span.end..s.value_span.start];
+    let member = format!("\"{key}\"{separator}{value}");
+    let text = if own_line(source, s) {
+        let line_start = source.line_start(s.key_span.start);
+        let indent = &source.text[line_start..s.key_span.start];
+        let newline = newline_at(&source.text, source.line_content_end(s.value_span.end));
+        format!(",{newline}{indent}{member}")
+    } else {
+        format!(", {member}")
+    };
+    Edit::insert(s.value_span.end, text)
 }
 
 fn index_of(body: &Body, s: &Setting) -> usize {

@@ -7,11 +7,12 @@ mod align;
 pub mod edit;
 mod hcl;
 mod json;
+pub mod modernize;
 pub mod readers;
 
 pub use edit::{Edit, SpliceError, splice};
 
-use crate::parse::{Backend, Body, Setting, Syntax};
+use crate::parse::{Backend, BackendKind, Body, Setting, Syntax};
 use crate::source::Source;
 use serde::{Deserialize, Serialize};
 
@@ -51,9 +52,25 @@ impl Action {
 
 pub const LOCKFILE_KEY: &str = "use_lockfile";
 pub const TABLE_KEY: &str = "dynamodb_table";
+/// Terragrunt's legacy alias of `dynamodb_table` (Terragrunt renames it before
+/// passing it on, so it locks exactly like `dynamodb_table`).
+pub const LOCK_TABLE_KEY: &str = "lock_table";
+/// Keys of a Terragrunt `remote_state` config that only configure the lock
+/// table Terragrunt bootstraps; Terragrunt never passes them to the backend.
+pub const TERRAGRUNT_LOCK_TABLE_KEYS: [&str; 2] =
+    ["dynamodb_table_tags", "enable_lock_table_ssencryption"];
+
+/// What the planner is asked to do beyond the strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOptions {
+    pub strategy: Strategy,
+    /// Also rewrite the attributes Terraform 1.10 removed or 1.11 deprecated
+    /// (`--modernize`).
+    pub modernize: bool,
+}
 
 /// One change to a settings body, independent of syntax.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Op<'a> {
     /// Remove the setting entirely.
     Delete(&'a Setting),
@@ -65,6 +82,13 @@ pub enum Op<'a> {
     SetTrue(&'a Setting),
     /// Replace a setting's value with this source text (e.g. a bumped constraint).
     SetValue(&'a Setting, &'a str),
+    /// Give a setting a new key and a new value (source text in the body's
+    /// syntax), with a multi-line spelling (`{`, one `key = value` a line,
+    /// `}`, relative indent) for HCL to use where the setting has a line of
+    /// its own.
+    Rewrite(&'a Setting, &'static str, String, Option<String>),
+    /// Add `key = value` (a one-line value in the body's syntax) after a setting.
+    InsertAfter(&'a Setting, &'static str, String),
 }
 
 /// The ops for one body, with the body they apply to.
@@ -75,8 +99,24 @@ pub struct BodyOps<'a> {
 
 /// Decides what a strategy changes in one backend, without touching bytes.
 pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>>) {
+    decide_avoiding(backend, strategy, &[])
+}
+
+/// Like [`decide`]; `vanishing` are settings another change removes (they are
+/// never chosen as the place to put `use_lockfile` after).
+pub fn decide_avoiding<'a>(
+    backend: &'a Backend,
+    strategy: Strategy,
+    vanishing: &[&Setting],
+) -> (Action, Vec<BodyOps<'a>>) {
     let body = &backend.body;
-    let table = body.get(TABLE_KEY);
+    // `dynamodb_table` and Terragrunt's `lock_table` alias, in file order.
+    let tables: Vec<&Setting> = body
+        .settings
+        .iter()
+        .filter(|s| s.key == TABLE_KEY || s.key == LOCK_TABLE_KEY)
+        .collect();
+    let table = tables.first().copied();
     let lockfile = body.get(LOCKFILE_KEY);
     let lockfile_true = lockfile.is_some_and(|s| s.value.is_true());
     let endpoint = body.get("dynamodb_endpoint");
@@ -84,6 +124,16 @@ pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>
     let endpoints_dynamodb = endpoints
         .and_then(|e| e.object.as_ref())
         .and_then(|o| o.get("dynamodb").map(|d| (o, d)));
+    // Only a Terragrunt `remote_state` config (an HCL object) has these keys.
+    let lock_table_keys: Vec<&Setting> =
+        if backend.kind == BackendKind::Terragrunt && body.syntax == Syntax::HclObject {
+            body.settings
+                .iter()
+                .filter(|s| TERRAGRUNT_LOCK_TABLE_KEYS.contains(&s.key.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        };
 
     let mut ops = Vec::new();
     let mut nested = Vec::new();
@@ -99,8 +149,15 @@ pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>
             if let Some(l) = lockfile.filter(|_| !lockfile_true) {
                 ops.push(Op::SetTrue(l));
             }
-            for setting in [table, endpoint].into_iter().flatten() {
-                if lockfile_placed {
+            let removed: Vec<&Setting> = tables
+                .iter()
+                .copied()
+                .chain(endpoint)
+                .chain(lock_table_keys.iter().copied())
+                .collect();
+            for &setting in &removed {
+                let is_lock_table_key = lock_table_keys.iter().any(|k| std::ptr::eq(*k, setting));
+                if lockfile_placed || is_lock_table_key {
                     ops.push(Op::Delete(setting));
                 } else {
                     ops.push(Op::ReplaceWithLockfile(setting));
@@ -112,8 +169,8 @@ pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>
                 // place, so the lockfile follows the setting before it, or else
                 // the one after it (so it joins an alignment group as a row).
                 let kept = |s: &&Setting| {
-                    !table.is_some_and(|t| std::ptr::eq(*s, t))
-                        && !endpoint.is_some_and(|t| std::ptr::eq(*s, t))
+                    !removed.iter().any(|r| std::ptr::eq(*s, *r))
+                        && !vanishing.iter().any(|r| std::ptr::eq(*s, *r))
                         && !std::ptr::eq(*s, e)
                 };
                 let position = body
@@ -147,8 +204,10 @@ pub fn decide(backend: &Backend, strategy: Strategy) -> (Action, Vec<BodyOps<'_>
             let Some(t) = table else {
                 return (settled(lockfile_true), Vec::new());
             };
+            // The lockfile follows the last table setting (both stay).
+            let last_table = tables.last().copied().unwrap_or(t);
             match lockfile {
-                None => ops.push(Op::InsertLockfileAfter(t)),
+                None => ops.push(Op::InsertLockfileAfter(last_table)),
                 Some(l) if !lockfile_true => ops.push(Op::SetTrue(l)),
                 Some(_) => return (Action::AlreadyMigrated, Vec::new()),
             }
@@ -189,7 +248,29 @@ pub fn plan_backend(
     backend: &Backend,
     strategy: Strategy,
 ) -> Result<(Action, Vec<Edit>), PlanError> {
-    let (action, bodies) = decide(backend, strategy);
+    plan_backend_with(
+        source,
+        backend,
+        &PlanOptions {
+            strategy,
+            modernize: false,
+        },
+    )
+}
+
+/// The edits for one backend under a strategy and `--modernize`.
+pub fn plan_backend_with(
+    source: &Source,
+    backend: &Backend,
+    options: &PlanOptions,
+) -> Result<(Action, Vec<Edit>), PlanError> {
+    // Only a backend that tflock migrates is modernized: one already on
+    // lockfiles keeps its bytes.
+    let (action, bodies) = if options.modernize {
+        modernize::decide(source, backend, options.strategy)?
+    } else {
+        decide(backend, options.strategy)
+    };
     let mut edits = Vec::new();
     // Nested objects first: the outer body's alignment sees their width changes.
     for body_ops in bodies.iter().rev() {

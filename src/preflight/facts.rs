@@ -92,6 +92,13 @@ pub fn facts_of(candidate: &Candidate, bytes: &[u8]) -> Vec<Fact> {
                     .map(Fact::Constraint),
             );
         }
+        FileKind::TerraformJson if memmem::find(bytes, b"required_version").is_some() => {
+            facts.extend(
+                super::json_blocks::required_versions(candidate, bytes)
+                    .into_iter()
+                    .map(Fact::Constraint),
+            );
+        }
         FileKind::Terragrunt => {
             if memmem::find(bytes, b"terraform_version_constraint").is_some() {
                 facts.extend(terragrunt_constraint(candidate, bytes).map(Fact::Constraint));

@@ -5,7 +5,10 @@
 //! backend-config files); it never writes.
 
 pub mod ci;
+mod ci_pins;
 pub mod facts;
+pub mod json_blocks;
+pub mod modernize;
 pub mod overrides;
 pub mod version;
 
@@ -43,6 +46,8 @@ pub struct Options {
     pub strategy: Strategy,
     /// Plan an edit of `required_version` that excludes versions without lockfiles.
     pub bump_required_version: bool,
+    /// Rewrite removed and deprecated backend attributes (`--modernize`).
+    pub modernize: bool,
 }
 
 /// Runs every check on a scanned plan: adds findings, blocks backends whose
@@ -72,6 +77,12 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, options: &Options) {
         }
     }
     findings.extend(tofu_twins(repo, cwd));
+    findings.extend(modernize::run(
+        repo,
+        cwd,
+        options.strategy,
+        options.modernize,
+    ));
     let constraints: Vec<&VersionConstraint> = facts
         .iter()
         .filter_map(|f| match f {
@@ -216,6 +227,7 @@ fn check_versions(
     findings: &mut Vec<Finding>,
 ) -> Vec<(VersionConstraint, String)> {
     let mut pins = PinCache::default();
+    let ci_pins = ci_pins::find(cwd);
     let mut bumps = Vec::new();
     let units = repo.units.clone();
     // Indexes, so the work grows with the modules, not with their square.
@@ -312,6 +324,37 @@ fn check_versions(
                     }
                 }
             }
+            for (file, ci) in ci_pins.iter().filter(|(_, p)| ci_pins::applies_to(p, dir)) {
+                let pin = &ci.pin;
+                judged = true;
+                match pin.pin.verdict(&LOCKFILE_FLOOR) {
+                    PinVerdict::BelowFloor => blockers.push(Blocker {
+                        reason: format!(
+                            "{file}:{} runs {} {} ({}), older than 1.10 (no use_lockfile); update it (tflock does not edit CI files)",
+                            pin.line,
+                            tool_name(pin.tool),
+                            pin.raw,
+                            ci.source
+                        ),
+                        bump: None,
+                    }),
+                    PinVerdict::AtOrAboveFloor | PinVerdict::DefersToRequiredVersion => {}
+                    verdict => findings.push(Finding {
+                        path: file.clone(),
+                        line: pin.line,
+                        column: 1,
+                        kind: "version",
+                        message: format!(
+                            "CI runs {} {} ({}): {}",
+                            tool_name(pin.tool),
+                            pin.raw,
+                            ci.source,
+                            verdict.note()
+                        ),
+                        suggestion: None,
+                    }),
+                }
+            }
         }
         if !judged {
             findings.push(Finding {
@@ -383,7 +426,9 @@ fn judge_constraint(c: &VersionConstraint, options: &Options) -> Option<Blocker>
     } else {
         LOCKFILE_FLOOR
     };
-    let bump = (c.kind == ConstraintKind::RequiredVersion && !c.generated)
+    // Also inside a `generate` heredoc: the bump lands in the heredoc, so the
+    // file Terragrunt generates carries it.
+    let bump = (c.kind == ConstraintKind::RequiredVersion)
         .then(|| version::bump(&c.text, &floor).ok())
         .flatten()
         .map(|new| (c.clone(), new));
@@ -429,6 +474,8 @@ impl PinCache {
             VersionFileKind::TerraformVersion,
             VersionFileKind::OpenTofuVersion,
             VersionFileKind::ToolVersions,
+            VersionFileKind::MiseToml,
+            VersionFileKind::DotMiseToml,
         ]
         .into_iter()
         .filter_map(|kind| self.find(cwd, &absolute, kind))
@@ -485,7 +532,16 @@ fn plan_bumps(repo: &mut RepoPlan, bumps: &[(VersionConstraint, String)]) {
             },
         };
         let source = Source::new(original.clone());
-        let Ok(blocks) = parse::terraform_blocks(&source) else {
+        // Where the constraint is written: a `.tf` block, JSON, or the
+        // terraform block inside a Terragrunt `generate` heredoc.
+        let blocks = if path.ends_with(".json") {
+            Ok(json_blocks::terraform_blocks(&source))
+        } else if path.ends_with(".hcl") {
+            parse::generated_terraform_blocks(&source)
+        } else {
+            parse::terraform_blocks(&source)
+        };
+        let Ok(blocks) = blocks else {
             continue;
         };
         let mut edits: Vec<Edit> = Vec::new();

@@ -889,6 +889,10 @@ pub enum VersionFileKind {
     OpenTofuVersion,
     /// `.tool-versions` (asdf, mise).
     ToolVersions,
+    /// `mise.toml` (mise's own config: `[tools] terraform = "1.9.8"`).
+    MiseToml,
+    /// `.mise.toml` (the same, hidden).
+    DotMiseToml,
 }
 
 impl VersionFileKind {
@@ -897,6 +901,8 @@ impl VersionFileKind {
             VersionFileKind::TerraformVersion => ".terraform-version",
             VersionFileKind::OpenTofuVersion => ".opentofu-version",
             VersionFileKind::ToolVersions => ".tool-versions",
+            VersionFileKind::MiseToml => "mise.toml",
+            VersionFileKind::DotMiseToml => ".mise.toml",
         }
     }
 
@@ -905,6 +911,8 @@ impl VersionFileKind {
             ".terraform-version" => Some(VersionFileKind::TerraformVersion),
             ".opentofu-version" => Some(VersionFileKind::OpenTofuVersion),
             ".tool-versions" => Some(VersionFileKind::ToolVersions),
+            "mise.toml" => Some(VersionFileKind::MiseToml),
+            ".mise.toml" => Some(VersionFileKind::DotMiseToml),
             _ => None,
         }
     }
@@ -1124,8 +1132,184 @@ pub fn parse_version_file(kind: VersionFileKind, text: &str) -> PinnedVersion {
                 });
             }
         }
+        VersionFileKind::MiseToml | VersionFileKind::DotMiseToml => pins = mise_pins(text),
     }
     PinnedVersion { pins }
+}
+
+/// The `terraform` / `opentofu` entries of a mise TOML file's `[tools]` table:
+/// `terraform = "1.9.8"`, `terraform = ["1.9.8", "1.5.7"]` (the first is the
+/// default), `terraform = { version = "1.9.8" }`. Read line by line: mise
+/// writes these tables one entry a line.
+fn mise_pins(text: &str) -> Vec<ToolPin> {
+    let mut pins = Vec::new();
+    let mut in_tools = false;
+    for (i, line) in text.lines().enumerate() {
+        let content = strip_toml_comment(line).trim();
+        if content.starts_with('[') {
+            in_tools = content == "[tools]";
+            continue;
+        }
+        let Some((key, value)) = content.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().trim_matches('"');
+        // `[tools]` entries, or dotted `tools.terraform = ...` at top level.
+        let key = match (in_tools, key.strip_prefix("tools.")) {
+            (true, _) => key,
+            (false, Some(k)) => k,
+            (false, None) => continue,
+        };
+        let tool = match key {
+            "terraform" | "aqua:hashicorp/terraform" => Tool::Terraform,
+            "opentofu" | "tofu" | "aqua:opentofu/opentofu" => Tool::OpenTofu,
+            _ => continue,
+        };
+        let value = value.trim();
+        let value = value
+            .strip_prefix('{')
+            .and_then(|v| v.split("version").nth(1))
+            .and_then(|v| v.trim_start().strip_prefix('='))
+            .unwrap_or(value)
+            .trim()
+            .trim_start_matches('[')
+            .trim();
+        let Some(raw) = value
+            .strip_prefix('"')
+            .or_else(|| value.strip_prefix('\''))
+            .and_then(|v| v.split(['"', '\'']).next())
+        else {
+            continue;
+        };
+        pins.push(ToolPin {
+            tool,
+            pin: Pin::from_token(raw, true),
+            line: i + 1,
+            raw: raw.to_string(),
+        });
+    }
+    pins
+}
+
+fn strip_toml_comment(line: &str) -> &str {
+    let mut quoted = None;
+    for (i, c) in line.char_indices() {
+        match (c, quoted) {
+            ('"' | '\'', None) => quoted = Some(c),
+            (q, Some(open)) if q == open => quoted = None,
+            ('#', None) => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// A version a CI file runs, and which modules it applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiPin {
+    pub pin: ToolPin,
+    /// An Atlantis project's `dir` (as written); None: every module.
+    pub dir: Option<String>,
+    /// How it was written, for the report (`hashicorp/setup-terraform`, ...).
+    pub source: &'static str,
+}
+
+/// The Terraform / OpenTofu versions a CI file pins: GitHub Actions
+/// `hashicorp/setup-terraform` `terraform_version` and `opentofu/setup-opentofu`
+/// `tofu_version`, Atlantis `terraform_version` (top level and per project,
+/// with the project's `dir`), and `hashicorp/terraform:X` /
+/// `ghcr.io/opentofu/opentofu:X` container images anywhere in the file.
+pub fn parse_ci_pins(text: &str) -> Vec<CiPin> {
+    let mut pins = Vec::new();
+    let setup_terraform = text.contains("hashicorp/setup-terraform");
+    let setup_opentofu = text.contains("opentofu/setup-opentofu");
+    let atlantis = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("projects:"));
+    // The Atlantis project whose item we are in: (its indent, its dir).
+    let mut project: Option<(usize, Option<String>)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let content = line.split(" #").next().unwrap_or(line);
+        let trimmed = content.trim_start();
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = content.len() - trimmed.len();
+        let item = trimmed.strip_prefix("- ").map(str::trim_start);
+        if atlantis {
+            if let Some((at, _)) = &project
+                && indent <= *at
+                && !trimmed.is_empty()
+            {
+                project = None;
+            }
+            if let Some(rest) = item.filter(|r| r.starts_with("dir:") || r.starts_with("name:")) {
+                project = Some((indent, yaml_value(rest, "dir")));
+            } else if let (Some((_, dir)), Some(value)) = (&mut project, yaml_value(trimmed, "dir"))
+            {
+                *dir = Some(value);
+            }
+        }
+        let key_value = |key: &str| yaml_value(item.unwrap_or(trimmed), key);
+        let found = if let Some(v) = key_value("terraform_version") {
+            if setup_terraform {
+                Some((Tool::Terraform, v, "hashicorp/setup-terraform", None))
+            } else if atlantis {
+                let dir = project.as_ref().and_then(|(_, d)| d.clone());
+                Some((Tool::Terraform, v, "atlantis terraform_version", dir))
+            } else {
+                None
+            }
+        } else {
+            key_value("tofu_version")
+                .filter(|_| setup_opentofu)
+                .map(|v| (Tool::OpenTofu, v, "opentofu/setup-opentofu", None))
+        };
+        if let Some((tool, raw, source, dir)) = found {
+            pins.push(CiPin {
+                pin: ToolPin {
+                    tool,
+                    pin: Pin::from_token(raw.trim_start_matches('v'), false),
+                    line: i + 1,
+                    raw,
+                },
+                dir,
+                source,
+            });
+        }
+        for (image, tool) in [
+            ("hashicorp/terraform:", Tool::Terraform),
+            ("ghcr.io/opentofu/opentofu:", Tool::OpenTofu),
+        ] {
+            for (at, _) in content.match_indices(image) {
+                let tag: String = content[at + image.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                    .collect();
+                if tag.is_empty() {
+                    continue;
+                }
+                pins.push(CiPin {
+                    pin: ToolPin {
+                        tool,
+                        pin: Pin::from_token(&tag, false),
+                        line: i + 1,
+                        raw: format!("{image}{tag}"),
+                    },
+                    dir: None,
+                    source: "container image",
+                });
+            }
+        }
+    }
+    pins
+}
+
+/// `key: value` (unquoted) when the line sets `key`.
+fn yaml_value(line: &str, key: &str) -> Option<String> {
+    let rest = line.trim_start().strip_prefix(key)?.strip_prefix(':')?;
+    let value = rest.trim().trim_matches(['"', '\'']).trim();
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 // ---------------------------------------------------------------------------
@@ -1136,6 +1320,62 @@ pub fn parse_version_file(kind: VersionFileKind, text: &str) -> PinnedVersion {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn mise_toml_pins() {
+        let text = "[env]\nterraform = \"9.9.9\"\n\n[tools]\nnode = \"20\"\nterraform = \"1.5.7\" # old\nopentofu = [\"1.10.0\", \"1.9.0\"]\n";
+        let pins = parse_version_file(VersionFileKind::MiseToml, text).pins;
+        assert_eq!(pins.len(), 2);
+        assert_eq!(
+            (pins[0].tool, pins[0].raw.as_str(), pins[0].line),
+            (Tool::Terraform, "1.5.7", 6)
+        );
+        assert_eq!(
+            (pins[1].tool, pins[1].raw.as_str()),
+            (Tool::OpenTofu, "1.10.0")
+        );
+        let table = "[tools]\nterraform = { version = \"1.9\", os = [\"linux\"] }\n";
+        let pins = parse_version_file(VersionFileKind::DotMiseToml, table).pins;
+        assert_eq!(pins[0].raw, "1.9");
+        assert_eq!(
+            pins[0].pin.verdict(&Version::new(1, 10, 0)),
+            PinVerdict::BelowFloor
+        );
+        let dotted = "tools.terraform = \"1.11.0\"\n";
+        assert_eq!(
+            parse_version_file(VersionFileKind::MiseToml, dotted).pins[0].raw,
+            "1.11.0"
+        );
+    }
+
+    #[test]
+    fn ci_pins() {
+        let gha = "jobs:\n  plan:\n    container: hashicorp/terraform:1.9.8\n    steps:\n      - uses: hashicorp/setup-terraform@v3\n        with:\n          terraform_version: \"1.5.7\"\n      - uses: opentofu/setup-opentofu@v1\n        with:\n          tofu_version: 1.10.2\n";
+        let pins = parse_ci_pins(gha);
+        let got: Vec<(usize, &str, &str)> = pins
+            .iter()
+            .map(|p| (p.pin.line, p.pin.raw.as_str(), p.source))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, "hashicorp/terraform:1.9.8", "container image"),
+                (7, "1.5.7", "hashicorp/setup-terraform"),
+                (10, "1.10.2", "opentofu/setup-opentofu"),
+            ]
+        );
+        let atlantis = "version: 3\nprojects:\n- name: net\n  dir: envs/net\n  terraform_version: v1.5.7\n- dir: envs/app\n  terraform_version: v1.11.0\n";
+        let pins = parse_ci_pins(atlantis);
+        assert_eq!(pins.len(), 2);
+        assert_eq!(pins[0].dir.as_deref(), Some("envs/net"));
+        assert_eq!(
+            pins[0].pin.pin.verdict(&Version::new(1, 10, 0)),
+            PinVerdict::BelowFloor
+        );
+        assert_eq!(pins[1].dir.as_deref(), Some("envs/app"));
+        // A terraform_version key in an unrelated file is not a pin.
+        assert!(parse_ci_pins("terraform_version: 1.0.0\n").is_empty());
+    }
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()
