@@ -1,6 +1,7 @@
 //! Discover stage: walk the given paths in parallel, classify files, and skip the
-//! ones that cannot hold a backend before anything is parsed.
+//! ones that cannot hold a backend; it never parses a file and imports no later stage.
 
+pub use crate::model::paths::display_path;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
 use indicatif::ProgressBar;
@@ -34,14 +35,12 @@ impl FileKind {
             Some(FileKind::TerraformJson)
         } else if name.ends_with(".tf") || name.ends_with(".tofu") {
             Some(FileKind::Terraform)
-        } else if name.ends_with(".tfbackend")
-            || crate::preflight::overrides::partial::is_partial_config_name(name)
-        {
+        } else if name.ends_with(".tfbackend") || crate::names::is_partial_config_name(name) {
             // backend.hcl & co. are confirmed by their content in the scan.
             Some(FileKind::Tfbackend)
         } else if name.ends_with(".hcl") {
             Some(FileKind::Terragrunt)
-        } else if crate::preflight::ci::is_ci_file(path) {
+        } else if crate::names::is_ci_file(path) {
             Some(FileKind::Ci)
         } else {
             None
@@ -324,28 +323,6 @@ pub fn worth_parsing(kind: FileKind, bytes: &[u8]) -> Result<(), Skip> {
     match kind.needle() {
         Some(needle) if memchr::memmem::find(bytes, needle).is_none() => Err(Skip::Irrelevant),
         _ => Ok(()),
-    }
-}
-
-/// A path relative to `cwd` when it lies below it, `/`-separated, without `./`.
-pub fn display_path(path: &Path, cwd: &Path) -> String {
-    let relative = if path.is_absolute() {
-        path.strip_prefix(cwd).unwrap_or(path)
-    } else {
-        path
-    };
-    let mut parts = Vec::new();
-    for component in relative.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::RootDir => parts.push(String::new()),
-            other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
-        }
-    }
-    if parts.is_empty() {
-        ".".to_string()
-    } else {
-        parts.join("/")
     }
 }
 

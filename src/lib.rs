@@ -1,13 +1,23 @@
 //! tflock: move Terraform / OpenTofu / Terragrunt S3 backends from DynamoDB state
 //! locking to S3 lockfiles, with format-preserving edits and a real rollback.
 //!
-//! One pipeline, one module per stage:
-//! `discover -> parse -> plan -> (verify) -> apply -> report / rollback`.
+//! One pipeline, one module per stage, each importing only the stages before it
+//! and the `model` (plain data and path helpers):
+//! `discover -> parse -> resolve -> plan -> verify -> apply -> report / rollback`.
+//! `names` (which files are read), `source` and `git` are leaves; `file_pipeline`
+//! runs one file through parse and plan; `readers` and `preflight` look across
+//! the planned files; `scan` runs the offline half over a tree; `atomic` holds the
+//! file writes `apply` and `rollback` share; `status`, `tripwire` and `remote`
+//! come after verify; `check` (the CI gate) reads a finished scan.
 
 pub mod apply;
+pub(crate) mod atomic;
 pub mod check;
 pub mod discover;
+pub(crate) mod file_pipeline;
 pub mod git;
+pub(crate) mod model;
+pub(crate) mod names;
 pub mod next_steps;
 pub mod parse;
 pub mod plan;
@@ -16,7 +26,7 @@ pub mod preflight;
 pub mod readers;
 pub mod remote;
 pub mod report;
-pub mod resolve;
+pub(crate) mod resolve;
 pub mod rollback;
 pub mod runlock;
 pub mod scan;

@@ -1,22 +1,12 @@
 //! The readers a plan found (`terraform_remote_state` with `backend = "s3"`),
 //! what it does to them, and which scanned backend writes the state they read.
+//! Pure: it reads no file and talks to no AWS.
 
+pub use crate::model::ReaderPlan;
+use crate::model::{BackendPlan, Problem, RepoPlan};
 use crate::parse::{Reader, Value};
-use crate::plan::{Edit, Strategy, readers as plan};
-use crate::scan::{BackendPlan, Problem, RepoPlan};
+use crate::plan::{Strategy, readers as plan};
 use crate::source::Source;
-
-/// One reader and what the plan does to it.
-#[derive(Debug, Clone)]
-pub struct ReaderPlan {
-    pub path: String,
-    pub reader: Reader,
-    /// The DynamoDB settings its config names (`dynamodb_table`,
-    /// `dynamodb_endpoint`, `endpoints.dynamodb`).
-    pub dynamodb_settings: Vec<&'static str>,
-    /// The edits that remove them (`replace` only).
-    pub edits: Vec<Edit>,
-}
 
 impl ReaderPlan {
     /// Whether the reader matters to a migration: it names DynamoDB settings,

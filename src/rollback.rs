@@ -1,7 +1,7 @@
 //! The rollback plan that `apply` writes before it changes anything, and the
-//! restore that reads it back.
+//! restore that reads it back; its writes go through `atomic`, never around it.
 
-use crate::apply::{self, WriteError};
+use crate::atomic::{self, WriteError};
 use crate::plan::Action;
 use crate::report::{redact, unified_diff};
 use crate::scan::{FilePlan, RepoPlan};
@@ -124,10 +124,9 @@ impl RollbackPlan {
                         state_key: s.state_key.clone(),
                         table: s.table.clone(),
                         digest_item: s.table.as_ref().and_then(|_| {
-                            target
-                                .bucket
-                                .as_ref()
-                                .map(|bucket| format!("{bucket}/{}-md5", s.state_key))
+                            target.bucket.as_ref().map(|bucket| {
+                                crate::model::lock_ids::digest_id(bucket, &s.state_key)
+                            })
                         }),
                         digest_at_migration: s.digest_value.clone(),
                         digest_deleted: None,
@@ -323,7 +322,7 @@ pub fn inspect(plan: &RollbackPlan) -> Vec<RestoreStep> {
         .iter()
         .map(|file| {
             let fs_path = plan.root.join(&file.path);
-            if let Err(why) = apply::safe_relative(&file.path) {
+            if let Err(why) = atomic::safe_relative(&file.path) {
                 return RestoreStep {
                     file: file.clone(),
                     fs_path,
@@ -358,14 +357,14 @@ pub fn inspect(plan: &RollbackPlan) -> Vec<RestoreStep> {
 /// Restores the original bytes of every step that needs it, atomically per file;
 /// if any write fails, the files already restored are put back as they were.
 pub fn restore(steps: &[RestoreStep], force: bool, root: &Path) -> Result<usize, WriteError> {
-    let writes: Vec<apply::Write> = steps
+    let writes: Vec<atomic::Write> = steps
         .iter()
         .filter(|s| match &s.state {
             FileState::AsApplied => true,
             FileState::ChangedSince | FileState::Missing(_) => force,
             FileState::AlreadyRestored | FileState::Refused(_) => false,
         })
-        .map(|s| apply::Write {
+        .map(|s| atomic::Write {
             path: s.file.path.clone(),
             fs_path: s.fs_path.clone(),
             previous: s.current.clone(),
@@ -373,11 +372,11 @@ pub fn restore(steps: &[RestoreStep], force: bool, root: &Path) -> Result<usize,
         })
         .collect();
     for w in writes.iter().filter(|w| w.previous.is_some()) {
-        apply::check_write_target(&w.fs_path, root).map_err(|error| WriteError::Io {
+        atomic::check_write_target(&w.fs_path, root).map_err(|error| WriteError::Io {
             path: w.path.clone(),
             error,
         })?;
     }
-    apply::write_all(&writes)?;
+    atomic::write_all(&writes)?;
     Ok(writes.len())
 }

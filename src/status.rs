@@ -2,8 +2,9 @@
 //! each DynamoDB lock table whether anything still needs it. Pure assembly of
 //! facts gathered by `scan` and `verify::tables`; it never deletes anything.
 
+use crate::model::RepoPlan;
+use crate::model::digests::DigestCheck;
 use crate::parse::{Backend, Value};
-use crate::scan::RepoPlan;
 use crate::verify::ClientSettings;
 use crate::verify::tables::TableResult;
 use serde::Serialize;
@@ -68,7 +69,7 @@ pub struct Status {
     pub backends: Vec<BackendStatus>,
     pub tables: Vec<TableStatus>,
     /// The tripwire: digest items of lockfile-only states (see `tripwire`).
-    pub digests: Vec<crate::tripwire::DigestCheck>,
+    pub digests: Vec<DigestCheck>,
 }
 
 /// A table as tflock met it: its client, and why it is considered.
@@ -199,7 +200,9 @@ pub struct Governed {
 impl Governed {
     /// Whether a lock or digest item's LockID is one of these states'.
     pub fn owns(&self, lock_id: &str) -> bool {
-        let state = lock_id.strip_suffix("-md5").unwrap_or(lock_id);
+        let state = lock_id
+            .strip_suffix(crate::model::lock_ids::DIGEST_SUFFIX)
+            .unwrap_or(lock_id);
         let Some(object) = state
             .strip_prefix(self.bucket.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
@@ -368,7 +371,7 @@ pub fn render_text(status: &Status) -> String {
         "\nA table is safe to retire when no scanned configuration names it, it holds no lock, and \
          every item in it belongs to a scanned state on lockfiles; tflock never deletes one."
     );
-    out.push_str(&crate::tripwire::render_text(&status.digests));
+    out.push_str(&render_digest_checks(&status.digests));
     out
 }
 
@@ -398,6 +401,37 @@ pub fn render_json(status: &Status) -> String {
     });
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
+    out
+}
+
+/// The tripwire section of `tflock status` (text).
+pub fn render_digest_checks(checks: &[DigestCheck]) -> String {
+    let mut out = String::new();
+    if checks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDigest items of lockfile-only states: none (no client wrote one since the migration)."
+        );
+        return out;
+    }
+    let _ = writeln!(out, "\nDigest items of lockfile-only states:");
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "  {}: {} in table {} ({}), state {} (workspace {}, backend {})",
+            c.verdict.as_str(),
+            c.digest_item,
+            c.table,
+            c.region,
+            c.state_key,
+            c.workspace,
+            c.backend
+        );
+        let _ = writeln!(out, "      {}", c.advice);
+        if let Some(done) = &c.cleaned {
+            let _ = writeln!(out, "      --clean-digests: {done}");
+        }
+    }
     out
 }
 

@@ -5,63 +5,15 @@
 //! a straggler. One that does not match is a stale digest, which breaks every
 //! reader that still names `dynamodb_table`: `--clean-digests` deletes those.
 
+use crate::model::RepoPlan;
+pub use crate::model::digests::{DigestCheck, Verdict};
 use crate::remote::{DeletionOutcome, DigestDeletion};
-use crate::scan::RepoPlan;
+pub use crate::status::render_digest_checks as render_text;
 use crate::status::{Phase, TableSource, phase_of, region_of};
 use crate::verify::{Options, RequestCounter};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::sync::Arc;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Verdict {
-    /// Fresh, or back after tflock deleted it: a client still locks with DynamoDB.
-    #[serde(rename = "straggler")]
-    Straggler,
-    /// Older than the state: harmless to Terraform on lockfiles, fatal to readers.
-    #[serde(rename = "stale digest")]
-    StaleDigest,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Straggler => "straggler",
-            Verdict::StaleDigest => "stale digest",
-        }
-    }
-}
-
-/// A digest item found for a lockfile-only state.
-#[derive(Debug, Clone, Serialize)]
-pub struct DigestCheck {
-    /// The backend (`file:line`) that now locks this state with lockfiles only.
-    pub backend: String,
-    pub workspace: String,
-    pub state_key: String,
-    pub table: String,
-    pub region: String,
-    /// The item's LockID: `<bucket>/<state key>-md5`.
-    pub digest_item: String,
-    pub digest: String,
-    /// MD5 of the state object now (None: the object is gone).
-    pub state_md5: Option<String>,
-    /// A rollback file says tflock deleted this item at migration.
-    pub deleted_by_apply: bool,
-    /// A rollback file says it held this value at migration.
-    pub digest_at_migration: Option<String>,
-    pub verdict: Verdict,
-    /// What the verdict means and what to look for.
-    pub advice: String,
-    /// Why `--clean-digests` may not touch it now (a lock held or unverified).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub blocked: Option<String>,
-    /// What `--clean-digests` did: `deleted`, `would delete` (dry run),
-    /// `changed since read`, `failed: why`, or `not cleaned: a lock ...`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cleaned: Option<String>,
-}
 
 /// What rollback files say about a digest item.
 #[derive(Debug, Clone, Default)]
@@ -105,37 +57,6 @@ pub fn advice(verdict: Verdict, table: &str, state_key: &str) -> String {
              `tflock status --clean-digests` deletes it"
         ),
     }
-}
-
-/// The tripwire section of `tflock status` (text).
-pub fn render_text(checks: &[DigestCheck]) -> String {
-    let mut out = String::new();
-    if checks.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nDigest items of lockfile-only states: none (no client wrote one since the migration)."
-        );
-        return out;
-    }
-    let _ = writeln!(out, "\nDigest items of lockfile-only states:");
-    for c in checks {
-        let _ = writeln!(
-            out,
-            "  {}: {} in table {} ({}), state {} (workspace {}, backend {})",
-            c.verdict.as_str(),
-            c.digest_item,
-            c.table,
-            c.region,
-            c.state_key,
-            c.workspace,
-            c.backend
-        );
-        let _ = writeln!(out, "      {}", c.advice);
-        if let Some(done) = &c.cleaned {
-            let _ = writeln!(out, "      --clean-digests: {done}");
-        }
-    }
-    out
 }
 
 /// The same as Markdown (a table, then the advice once per verdict).
@@ -260,7 +181,7 @@ pub async fn check(
             let Some(digest) = &s.digest_value else {
                 continue;
             };
-            let digest_item = format!("{bucket}/{}-md5", s.state_key);
+            let digest_item = crate::model::lock_ids::digest_id(bucket, &s.state_key);
             if !seen.insert((table.clone(), digest_item.clone())) {
                 continue;
             }

@@ -1,11 +1,12 @@
-//! Parse stage: find S3 backend settings in a file and return a plain model.
+//! Parse stage: find S3 backend settings in a file's text and return a plain
+//! model; no I/O and no evaluation (values stay literal-or-expression).
 //!
 //! Offsets in the model are byte offsets into the file's original bytes (a UTF-8
 //! BOM included), so the planner can splice the original text directly.
 
 mod hcl;
 mod json;
-pub mod readers;
+pub(crate) mod readers;
 
 pub use readers::Reader;
 
@@ -244,3 +245,6 @@ fn parse_kind(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseErro
         FileKind::Ci => Ok(Vec::new()),
     }
 }
+
+#[cfg(test)]
+mod tests;

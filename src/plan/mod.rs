@@ -4,11 +4,11 @@
 //! a settings body); the syntax modules decide *how* it is spelled in the bytes.
 
 mod align;
-pub mod edit;
+pub(crate) mod edit;
 mod hcl;
 mod json;
-pub mod modernize;
-pub mod readers;
+pub(crate) mod modernize;
+pub(crate) mod readers;
 
 pub use edit::{Edit, SpliceError, splice};
 

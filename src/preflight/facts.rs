@@ -129,7 +129,7 @@ fn constraint(
     VersionConstraint {
         kind,
         path: candidate.display.clone(),
-        dir: crate::resolve::parent_dir(&candidate.display),
+        dir: crate::model::paths::parent_dir(&candidate.display),
         fs_path: candidate.path.clone(),
         line: source.line_of(setting.key_span.start),
         text,

@@ -4,21 +4,21 @@
 //! It reads a few small files beside the modules (version pins, referenced
 //! backend-config files); it never writes.
 
-pub mod ci;
+pub(crate) mod ci;
 mod ci_pins;
-pub mod facts;
-pub mod json_blocks;
-pub mod modernize;
-pub mod overrides;
-pub mod version;
+pub(crate) mod facts;
+pub(crate) mod json_blocks;
+pub(crate) mod modernize;
+pub(crate) mod overrides;
+pub(crate) mod version;
 
+pub use crate::model::Finding;
+use crate::model::paths::parent_dir;
+use crate::model::{FilePlan, RepoPlan};
 use crate::parse::{self, BackendKind};
 use crate::plan::{self, Action, BodyOps, Edit, Op, Strategy};
-use crate::resolve::parent_dir;
-use crate::scan::{FilePlan, RepoPlan};
 use crate::source::{Source, sha256_hex};
 use facts::{ConstraintKind, Fact, VersionConstraint};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use version::{Constraint, PinVerdict, Version, VersionFileKind};
@@ -27,19 +27,6 @@ use version::{Constraint, PinVerdict, Version, VersionFileKind};
 pub const LOCKFILE_FLOOR: Version = Version::new(1, 10, 0);
 /// Terraform 1.11 made the S3 lockfile generally available.
 pub const TERRAFORM_LOCKFILE_GA: Version = Version::new(1, 11, 0);
-
-/// Something the preflight wants people to see.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Finding {
-    pub path: String,
-    pub line: usize,
-    pub column: usize,
-    /// `ci-reference`, `generated-file`, `opentofu-twin`, `version`.
-    pub kind: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {

@@ -568,21 +568,6 @@ impl Constraint {
         })
     }
 
-    pub fn clauses(&self) -> &[Clause] {
-        &self.clauses
-    }
-
-    /// The constraint as written (trimmed).
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// Whether any clause names a pre-release. Terraform and OpenTofu reject such a
-    /// `required_version` outright; Terragrunt accepts it.
-    pub fn has_prerelease(&self) -> bool {
-        self.clauses.iter().any(|c| c.version.pre.is_some())
-    }
-
     /// go-version `Constraints.Check`: every clause holds.
     pub fn satisfied_by(&self, v: &Version) -> bool {
         self.clauses.iter().all(|c| c.satisfied_by(v))
@@ -905,17 +890,6 @@ impl VersionFileKind {
             VersionFileKind::DotMiseToml => ".mise.toml",
         }
     }
-
-    pub fn from_file_name(name: &str) -> Option<Self> {
-        match name {
-            ".terraform-version" => Some(VersionFileKind::TerraformVersion),
-            ".opentofu-version" => Some(VersionFileKind::OpenTofuVersion),
-            ".tool-versions" => Some(VersionFileKind::ToolVersions),
-            "mise.toml" => Some(VersionFileKind::MiseToml),
-            ".mise.toml" => Some(VersionFileKind::DotMiseToml),
-            _ => None,
-        }
-    }
 }
 
 /// The binary a pin selects.
@@ -1070,17 +1044,6 @@ pub struct ToolPin {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PinnedVersion {
     pub pins: Vec<ToolPin>,
-}
-
-impl PinnedVersion {
-    pub fn is_empty(&self) -> bool {
-        self.pins.is_empty()
-    }
-
-    /// The pin for `tool` (the first, if a file names it twice).
-    pub fn for_tool(&self, tool: Tool) -> Option<&ToolPin> {
-        self.pins.iter().find(|p| p.tool == tool)
-    }
 }
 
 /// Parse a version-manager file's text.
@@ -1478,19 +1441,17 @@ mod tests {
         ];
         for (text, op) in cases {
             let k = c(text);
-            assert_eq!(k.clauses().len(), 1, "{text}");
-            assert_eq!(k.clauses()[0].op, op, "{text}");
-            assert_eq!(k.clauses()[0].version, Version::new(1, 5, 0), "{text}");
+            assert_eq!(k.clauses.len(), 1, "{text}");
+            assert_eq!(k.clauses[0].op, op, "{text}");
+            assert_eq!(k.clauses[0].version, Version::new(1, 5, 0), "{text}");
         }
         let k = c(" >= 1.5 ,< 2.0,!=1.7.3 ");
-        assert_eq!(k.clauses().len(), 3);
-        assert_eq!(k.clauses()[1].text, "< 2.0");
-        assert_eq!(k.clauses()[2].version, Version::new(1, 7, 3));
+        assert_eq!(k.clauses.len(), 3);
+        assert_eq!(k.clauses[1].text, "< 2.0");
+        assert_eq!(k.clauses[2].version, Version::new(1, 7, 3));
         assert_eq!(k.to_string(), ">= 1.5 ,< 2.0,!=1.7.3");
-        assert_eq!(c("~> 1.5").clauses()[0].precision, 2);
-        assert_eq!(c("~> 1.5.2").clauses()[0].precision, 3);
-        assert!(c(">= 1.10.0-rc1").has_prerelease());
-        assert!(!c(">= 1.10.0").has_prerelease());
+        assert_eq!(c("~> 1.5").clauses[0].precision, 2);
+        assert_eq!(c("~> 1.5.2").clauses[0].precision, 3);
     }
 
     #[test]
@@ -1806,8 +1767,11 @@ mod tests {
             vec![(Tool::Terraform, Pin::Other("one.two".into()), 1)]
         );
         let pv = parse_version_file(K, "1.5.7");
-        assert_eq!(pv.for_tool(Tool::Terraform).unwrap().raw, "1.5.7");
-        assert!(pv.for_tool(Tool::OpenTofu).is_none());
+        assert_eq!(pv.pins.len(), 1);
+        assert_eq!(
+            (pv.pins[0].tool, pv.pins[0].raw.as_str()),
+            (Tool::Terraform, "1.5.7")
+        );
     }
 
     #[test]
@@ -1859,8 +1823,7 @@ mod tests {
         );
         assert_eq!(pins(K, "terraform\n# terraform 1.0.0\n"), vec![]);
         assert_eq!(pins(K, ""), vec![]);
-        assert!(parse_version_file(K, "nodejs 20").is_empty());
-        assert_eq!(VersionFileKind::from_file_name(".tool-versions"), Some(K));
+        assert!(parse_version_file(K, "nodejs 20").pins.is_empty());
         assert_eq!(K.file_name(), ".tool-versions");
     }
 
@@ -2064,8 +2027,8 @@ mod tests {
                     if original.admits_below(&floor).is_none() {
                         prop_assert_eq!(&new_text, &text);
                     }
-                    let inserted = new.clauses().len() > original.clauses().len()
-                        && !original.clauses().iter().any(|c| matches!(c.op, Op::Ge | Op::Gt | Op::Pessimistic));
+                    let inserted = new.clauses.len() > original.clauses.len()
+                        && !original.clauses.iter().any(|c| matches!(c.op, Op::Ge | Op::Gt | Op::Pessimistic));
                     for g in &grid {
                         let (o, n) = (original.satisfied_by(g), new.satisfied_by(g));
                         // Never adds a version.

@@ -3,6 +3,7 @@
 //! back ("state data in S3 does not have the expected content"). A rollback
 //! rewrites each such item to the MD5 of the state as it is now.
 
+use crate::model::lock_ids::digest_id;
 use crate::verify::clients::{ClientSettings, Context, describe};
 
 use crate::verify::{BackendLocks, Digest, Target};
@@ -69,7 +70,7 @@ pub async fn plan_digest_repairs(
                     client: target.client.clone(),
                     table: table.clone(),
                     state_key: state.state_key.clone(),
-                    digest_id: format!("{bucket}/{}-md5", state.state_key),
+                    digest_id: digest_id(bucket, &state.state_key),
                     current: Some(current),
                     desired,
                 });
@@ -159,7 +160,7 @@ pub fn deletions<'a>(
             let (Some(table), Some(value)) = (&state.table, &state.digest_value) else {
                 continue;
             };
-            let digest_id = format!("{bucket}/{}-md5", state.state_key);
+            let digest_id = digest_id(bucket, &state.state_key);
             if !seen.insert((table.clone(), digest_id.clone())) {
                 continue;
             }
@@ -239,7 +240,7 @@ pub async fn plan_digest_restores(
         };
         let clients = ctx.clients(&target.client).await;
         for state in locks.states.iter().filter(|s| s.digest == Digest::Absent) {
-            let digest_id = format!("{bucket}/{}-md5", state.state_key);
+            let digest_id = digest_id(bucket, &state.state_key);
             if !deleted.contains(&digest_id) {
                 continue;
             }

@@ -2,6 +2,7 @@
 //! DynamoDB lock and S3 lockfile in Terraform's format, so no Terraform run can
 //! start in the middle. Every lock it takes, it releases.
 
+use crate::model::lock_ids::lock_id;
 use crate::verify::LockInfo;
 use crate::verify::clients::{ClientSettings, Context, describe};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -39,7 +40,7 @@ enum Lockfile {
 
 impl HeldLock {
     pub fn describe(&self) -> String {
-        format!("{}/{}", self.request.bucket, self.request.state_key)
+        lock_id(&self.request.bucket, &self.request.state_key)
     }
 }
 
@@ -99,7 +100,7 @@ pub async fn take_locks(ctx: &Context, requests: &[LockRequest]) -> Result<Vec<H
 
 async fn take_one(ctx: &Context, r: &LockRequest) -> Result<HeldLock, (Option<HeldLock>, String)> {
     let clients = ctx.clients(&r.client).await;
-    let lock_id = format!("{}/{}", r.bucket, r.state_key);
+    let lock_id = lock_id(&r.bucket, &r.state_key);
     let info = serde_json::to_string(&tflock_lock_info(&lock_id)).unwrap_or_default();
     let mut lock = HeldLock {
         request: r.clone(),
@@ -346,7 +347,7 @@ pub async fn release_locks(ctx: &Context, held: &[HeldLock]) -> Vec<String> {
                 .table_name(table)
                 .key(
                     "LockID",
-                    AttributeValue::S(format!("{}/{}", r.bucket, r.state_key)),
+                    AttributeValue::S(lock_id(&r.bucket, &r.state_key)),
                 )
                 .condition_expression("#info = :info")
                 .expression_attribute_names("#info", "Info")

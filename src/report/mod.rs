@@ -1,13 +1,15 @@
-//! Report stage: turns plans into text, JSON and patches. No decisions here.
+//! Report stage: turns plans into text, JSON, Markdown and patches. Rendering
+//! only: no decisions, no I/O.
 
 pub mod json;
 pub mod locks;
 pub mod markdown;
 pub mod patch;
-pub mod readers;
+pub(crate) mod readers;
 pub mod status_markdown;
 pub mod text;
 
+pub use crate::model::SECRET_KEYS;
 use similar::TextDiff;
 
 /// A unified diff of one file that `git apply` accepts (`a/` and `b/` prefixes).
@@ -21,16 +23,6 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
         .header(&format!("a/{path}"), &format!("b/{path}"))
         .to_string()
 }
-
-/// Settings whose values are secrets: never shown in a diff or report.
-pub const SECRET_KEYS: &[&str] = &[
-    "access_key",
-    "secret_key",
-    "token",
-    "session_token",
-    "sse_customer_key",
-    "external_id",
-];
 
 const REDACTED: &str = "(sensitive value)";
 

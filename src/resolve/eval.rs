@@ -55,7 +55,8 @@ pub struct World {
     pub env: BTreeMap<String, String>,
 }
 
-/// One attribute of a file, for callers that list what a file sets.
+/// One attribute of a file, for tests that list what a file sets.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceAttr {
     pub name: String,
@@ -121,7 +122,8 @@ impl Evaluator {
     }
 
     /// The `locals` a file defines, with their lines (HCL or JSON syntax).
-    /// An error is `path:line:col: message`.
+    /// An error is `path:line:col: message`. Tests reach the parsed file with it.
+    #[cfg(test)]
     pub fn locals_of(&self, file: &Path) -> Result<Vec<SourceAttr>, String> {
         let parsed = self.shared.file(&absolute(file));
         let parsed = parsed.as_ref().as_ref().map_err(Clone::clone)?;
@@ -272,12 +274,15 @@ impl Scope {
     }
 
     /// Evaluates the content of an HCL-JSON string (a template such as
-    /// `${local.env}/terraform.tfstate`, without quotes).
+    /// `${local.env}/terraform.tfstate`, without quotes). Tests only: `eval`
+    /// takes templates as they come from parse.
+    #[cfg(test)]
     pub fn eval_template(&self, template: &str) -> Evaluated {
         self.known(template, self.eval_val(template, true))
     }
 
-    /// `eval_string_prefix` for the content of an HCL-JSON string.
+    /// `eval_string_prefix` for the content of an HCL-JSON string (tests only).
+    #[cfg(test)]
     pub fn eval_template_prefix(&self, template: &str) -> (String, Option<String>) {
         self.prefix(template, self.eval_val(template, true))
     }

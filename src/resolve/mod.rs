@@ -7,15 +7,17 @@
 //! It may read configuration files (Terragrunt units, files they read) but never
 //! writes and never talks to AWS.
 
-pub mod eval;
-pub mod units;
+pub(crate) mod eval;
+pub mod targets;
+pub(crate) mod units;
 
+pub use crate::model::paths::parent_dir;
 use crate::parse::{Backend, BackendKind, Body, Value};
-use crate::verify::{ClientSettings, Target};
 use eval::{Evaluated, Evaluator, Scope, World};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+pub use targets::{ClientSettings, Target};
 pub use units::{Unit, UnresolvedUnit};
 
 /// The Terraform S3 backend's default `workspace_key_prefix`.
@@ -131,10 +133,9 @@ pub enum InitWhat {
     Unreadable { text: String },
 }
 
-/// The repository a scan belongs to: its root, its Terragrunt units, and the
+/// The repository a scan belongs to: its Terragrunt units, and the
 /// evaluator that reads them (and is reused for every backend).
 pub struct Repository {
-    pub root: PathBuf,
     pub units: Vec<Unit>,
     unresolved: Vec<UnresolvedUnit>,
     evaluator: Evaluator,
@@ -150,7 +151,6 @@ impl Repository {
         });
         let (units, unresolved) = units::find(&root, cwd, &evaluator);
         Repository {
-            root,
             units,
             unresolved,
             evaluator,
@@ -814,17 +814,6 @@ fn literal_prefix(text: &str) -> String {
 /// Whether a file is read by Terragrunt (its expressions are Terragrunt's).
 pub fn is_terragrunt_file(path: &str) -> bool {
     path.ends_with(".hcl") || path.ends_with(".hcl.json")
-}
-
-/// The directory part of a display path ("." for a bare file name).
-pub fn parent_dir(path: &str) -> String {
-    match Path::new(path)
-        .parent()
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-    {
-        Some(p) if !p.is_empty() => p,
-        _ => ".".into(),
-    }
 }
 
 /// The repository whose units tflock must know: the git work tree holding `cwd`,

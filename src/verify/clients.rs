@@ -2,73 +2,17 @@
 //! per distinct setting, and the guard rails every call goes through: a bound on
 //! calls in flight, a hard timeout, and a request counter.
 
+pub use super::ClientSettings;
 use super::{Options, RequestCounter};
-use crate::parse::{Backend, Value};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
-
-/// The settings of a backend that decide which AWS clients talk for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ClientSettings {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub role_arn: Option<String>,
-    pub external_id: Option<String>,
-    pub session_name: Option<String>,
-    pub s3_endpoint: Option<String>,
-    pub dynamodb_endpoint: Option<String>,
-    pub path_style: bool,
-    pub shared_config_files: Vec<String>,
-    pub shared_credentials_files: Vec<String>,
-}
-
-impl ClientSettings {
-    pub fn from_backend(b: &Backend) -> ClientSettings {
-        let string = |v: Option<&Value>| match v {
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let top = |key: &str| string(b.value(key));
-        let nested = |object: &str, key: &str| {
-            b.body
-                .get(object)
-                .and_then(|s| s.object.as_ref())
-                .and_then(|o| o.get(key))
-                .and_then(|s| string(Some(&s.value)))
-        };
-        let truthy = |key: &str| matches!(b.value(key), Some(Value::Bool(true)));
-        let list = |key: &str| match b.value(key) {
-            Some(Value::Expression(text)) => {
-                serde_json::from_str::<Vec<String>>(text).unwrap_or_default()
-            }
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        };
-        let mut shared_credentials_files = list("shared_credentials_files");
-        shared_credentials_files.extend(top("shared_credentials_file"));
-        ClientSettings {
-            region: top("region"),
-            profile: top("profile"),
-            role_arn: nested("assume_role", "role_arn").or_else(|| top("role_arn")),
-            external_id: nested("assume_role", "external_id").or_else(|| top("external_id")),
-            session_name: nested("assume_role", "session_name").or_else(|| top("session_name")),
-            s3_endpoint: nested("endpoints", "s3").or_else(|| top("endpoint")),
-            dynamodb_endpoint: nested("endpoints", "dynamodb").or_else(|| top("dynamodb_endpoint")),
-            path_style: truthy("use_path_style") || truthy("force_path_style"),
-            shared_config_files: list("shared_config_files"),
-            shared_credentials_files,
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct Clients {

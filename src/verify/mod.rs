@@ -4,16 +4,13 @@
 
 pub(crate) mod clients;
 mod dynamodb;
-pub mod lockinfo;
 mod s3;
 pub mod tables;
-pub mod targets;
 
-pub use clients::ClientSettings;
-pub use lockinfo::LockInfo;
-pub use targets::Target;
+pub use crate::model::lockinfo::{self, LockInfo};
+pub use crate::model::locks::{BackendLocks, Digest, LockStatus, Probe, StateLocks};
+pub use crate::resolve::targets::{self, ClientSettings, Target};
 
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,85 +39,6 @@ impl Default for Options {
             read_digests: true,
         }
     }
-}
-
-/// The state of one lock, as far as AWS could tell.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum LockStatus {
-    Free,
-    Held {
-        lock: LockInfo,
-    },
-    /// Could not be checked; blocks exactly like a held lock.
-    Unverified {
-        reason: String,
-    },
-}
-
-impl LockStatus {
-    pub fn is_free(&self) -> bool {
-        matches!(self, LockStatus::Free)
-    }
-}
-
-/// Whether the `-md5` digest item of a state exists in the lock table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Digest {
-    Present,
-    Absent,
-    Unknown,
-}
-
-/// One state (a workspace of a backend) and its locks.
-#[derive(Debug, Clone, Serialize)]
-pub struct StateLocks {
-    pub workspace: String,
-    pub state_key: String,
-    /// The bucket and region the state lives in, as resolved.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Terragrunt unit whose key this is, when the key was computed for a unit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-    pub table: Option<String>,
-    pub dynamodb: LockStatus,
-    pub lockfile: LockStatus,
-    pub digest: Digest,
-    /// The digest item's `Digest` (MD5 of the state Terraform last wrote with DynamoDB).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest_value: Option<String>,
-    /// Whether the state object itself exists in the bucket.
-    pub state_exists: Option<bool>,
-}
-
-/// The result of the conditional-write probe on one bucket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum Probe {
-    /// A second `If-None-Match: *` put was refused: lockfiles work here.
-    Enforced,
-    /// The store accepted the second put: a lockfile would lock nothing.
-    Ignored,
-    Unverified {
-        reason: String,
-    },
-    Skipped,
-}
-
-/// Everything verification learnt about one backend.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct BackendLocks {
-    pub states: Vec<StateLocks>,
-    /// Why this backend must not be migrated now; empty when it may.
-    pub blockers: Vec<String>,
-    /// Facts worth telling that do not block (e.g. how an unknown key was checked).
-    pub notes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probe: Option<Probe>,
 }
 
 impl BackendLocks {
@@ -364,7 +282,7 @@ impl WorkspaceIndex {
             for id in facts.digests.keys() {
                 if let Some(k) = id
                     .strip_prefix(&in_bucket)
-                    .and_then(|k| k.strip_suffix("-md5"))
+                    .and_then(|k| k.strip_suffix(crate::model::lock_ids::DIGEST_SUFFIX))
                 {
                     add(k);
                 }
@@ -421,7 +339,7 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
     }
 
     for (workspace, state_key, unit) in states {
-        let lock_id = format!("{bucket_name}/{state_key}");
+        let lock_id = crate::model::lock_ids::lock_id(&bucket_name, &state_key);
         let dynamodb = match (&t.table, table) {
             (None, _) => LockStatus::Free,
             (Some(_), Some(Ok(facts))) => match facts.locks.get(&lock_id) {
@@ -434,7 +352,13 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
             },
         };
         let digest_value = match table {
-            Some(Ok(facts)) => facts.digests.get(&format!("{lock_id}-md5")).cloned(),
+            Some(Ok(facts)) => facts
+                .digests
+                .get(&format!(
+                    "{lock_id}{}",
+                    crate::model::lock_ids::DIGEST_SUFFIX
+                ))
+                .cloned(),
             _ => None,
         };
         let digest = match table {
@@ -572,8 +496,8 @@ fn judge(t: &Target, facts: Facts, options: &Options, now: SystemTime) -> Backen
 /// Verifies the backends of a plan that `select` picks; results by backend index.
 /// `probe` says whether buckets of migrating backends get the conditional-write probe.
 pub async fn verify_plan(
-    repo: &crate::RepoPlan,
-    select: impl Fn(&crate::BackendPlan) -> bool,
+    repo: &crate::model::RepoPlan,
+    select: impl Fn(&crate::model::BackendPlan) -> bool,
     probe: bool,
     options: &Options,
     counter: Arc<RequestCounter>,

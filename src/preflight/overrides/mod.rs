@@ -33,83 +33,20 @@
 //! exported for later commands has no directory of its own either.
 
 mod groovy;
-pub mod partial;
+pub(crate) mod partial;
 mod shell;
-pub mod terragrunt;
+pub(crate) mod terragrunt;
 mod yaml;
 
 use super::Finding;
 use super::ci::{self, ArgSite};
 use super::facts::Fact;
 use crate::discover::{Candidate, FileKind, Selection};
+use crate::model::RepoPlan;
+pub use crate::model::{InitOverride, OverrideKind, Via};
 use crate::plan::Strategy;
-use crate::scan::RepoPlan;
-use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-/// One `-backend-config` argument given to `terraform init` from outside the
-/// backend files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InitOverride {
-    /// Display path of the file it was written in.
-    pub source: String,
-    /// 1-based line and char column of the argument (its leading `-`, or the
-    /// string in a Terragrunt `arguments` list).
-    pub line: usize,
-    pub column: usize,
-    /// The module directory it applies to, as a display path relative to the
-    /// cwd; `None` when it cannot be told (it may apply to any module).
-    pub dir: Option<String>,
-    /// How it reaches `init`.
-    pub via: Via,
-    pub kind: OverrideKind,
-}
-
-/// How an override reaches `terraform init`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "type", content = "name")]
-pub enum Via {
-    /// An argument on a command line (or in a YAML/Groovy list of arguments).
-    Argument,
-    /// Inside the value of `TF_CLI_ARGS_init` or `TF_CLI_ARGS` (named).
-    EnvVar(String),
-    /// A GitHub action's `backend_config` / `backend_config_file` input.
-    ActionInput,
-    /// A Terragrunt `extra_arguments` block whose `commands` include `init`.
-    TerragruntExtraArguments,
-}
-
-/// What an override sets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
-pub enum OverrideKind {
-    /// `-backend-config=key=value`: `value` as written (quotes removed; a
-    /// secret's value is never kept). Variables (`${ENV}`, `$VAR`, `$(...)`,
-    /// `${{ ... }}`, `{{ ... }}`, an unevaluated Terragrunt `${...}`) make it
-    /// partly unknown: `literal_prefix` is the text before the first of them and
-    /// `complete` is false.
-    Setting {
-        key: String,
-        value: String,
-        literal_prefix: String,
-        complete: bool,
-    },
-    /// `-backend-config=FILE`: `path` as written; `fs_path` where it was looked
-    /// for (relative to `dir`, else to the source's folder or the repository
-    /// root, whichever holds it), `None` when the path holds a variable.
-    /// `file` is `fs_path` as a display path; `exists` says whether it is there.
-    File {
-        path: String,
-        #[serde(skip)]
-        fs_path: Option<PathBuf>,
-        file: Option<String>,
-        exists: bool,
-    },
-    /// An argument tflock cannot read at all (`-backend-config="$K=$V"`, a
-    /// Terragrunt `arguments` element that is not a string): it may set anything.
-    Unreadable { text: String },
-}
 
 /// Value kept in place of a secret's (`access_key`, `secret_key`, ...).
 pub const REDACTED: &str = "(sensitive value)";
@@ -159,7 +96,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(display: &str, cwd: &Path) -> Context {
-        let source_dir = crate::resolve::parent_dir(display);
+        let source_dir = crate::model::paths::parent_dir(display);
         let absolute = cwd.join(&source_dir);
         let repo_root = absolute
             .ancestors()
@@ -173,7 +110,8 @@ impl Context {
         }
     }
 
-    /// A context with no file system behind it (tests, pure callers).
+    /// A context with no file system behind it, for tests.
+    #[cfg(test)]
     pub fn fixed(source_dir: &str, repo_root: &str, cwd: &Path) -> Context {
         Context {
             source_dir: source_dir.to_string(),
@@ -535,7 +473,7 @@ pub fn kind_of(value: &str, dirs: &[String], ctx: &Context) -> OverrideKind {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !is_ident {
         // Whatever it sets, a secret's value is not kept.
-        let secret = crate::report::SECRET_KEYS.iter().any(|k| value.contains(k));
+        let secret = crate::model::SECRET_KEYS.iter().any(|k| value.contains(k));
         let text = match value.find('=') {
             Some(eq) if secret => format!("{}={REDACTED}", &value[..eq]),
             _ => value.to_string(),
@@ -545,7 +483,7 @@ pub fn kind_of(value: &str, dirs: &[String], ctx: &Context) -> OverrideKind {
     let raw = unquote(&value[eq + 1..]);
     let prefix_end = unknown_at(raw).unwrap_or(raw.len());
     let complete = prefix_end == raw.len();
-    if crate::report::SECRET_KEYS.contains(&key) {
+    if crate::model::SECRET_KEYS.contains(&key) {
         return OverrideKind::Setting {
             key: key.to_string(),
             value: REDACTED.to_string(),

@@ -10,8 +10,8 @@
 
 use super::{InitOverride, OverrideKind};
 use crate::discover::{Candidate, FileKind, MAX_FILE_BYTES, Selection};
+use crate::model::{FileOutcome, Problem, RepoPlan};
 use crate::plan::Strategy;
-use crate::scan::{FileOutcome, Problem, RepoPlan};
 use crate::source::Source;
 use hcl_edit::Span;
 use hcl_edit::expr::Expression;
@@ -27,13 +27,6 @@ const S3_KEYS: &[&str] = &[
     "use_lockfile",
     "workspace_key_prefix",
 ];
-
-/// `backend.hcl`, `backend.conf`, `*.backend.hcl`, `*.backend.conf`.
-pub fn is_partial_config_name(name: &str) -> bool {
-    matches!(name, "backend.hcl" | "backend.conf")
-        || name.ends_with(".backend.hcl")
-        || name.ends_with(".backend.conf")
-}
 
 /// A well-known name that is not `*.tfbackend` is a partial configuration only
 /// if it looks like one; otherwise a `.hcl` file is read as Terragrunt (a
@@ -214,7 +207,7 @@ pub fn plan_referenced(repo: &mut RepoPlan, strategy: Strategy, selection: &Sele
             added = true;
             continue;
         }
-        match crate::scan::plan_bytes(candidate, bytes, strategy) {
+        match crate::file_pipeline::plan_bytes(candidate, bytes, strategy) {
             Some(FileOutcome::Planned(file, backends)) => {
                 repo.backends.extend(backends);
                 repo.files.push(file);
@@ -248,26 +241,6 @@ mod tests {
             path: PathBuf::from(display),
             display: display.to_string(),
             kind: FileKind::of(Path::new(display)).expect("a known kind"),
-        }
-    }
-
-    #[test]
-    fn names() {
-        for name in [
-            "backend.hcl",
-            "backend.conf",
-            "prod.backend.hcl",
-            "x.backend.conf",
-        ] {
-            assert!(is_partial_config_name(name), "{name}");
-        }
-        for name in [
-            "terragrunt.hcl",
-            "backend.tf",
-            "mybackend.hcl",
-            "backend.hcl.bak",
-        ] {
-            assert!(!is_partial_config_name(name), "{name}");
         }
     }
 

@@ -1,9 +1,25 @@
-//! What verification needs to know about a backend: bucket, state keys, table and
-//! client settings, with every value that is not a literal marked as unknown.
+//! The states a backend governs, as resolve hands them to verify: bucket, state
+//! keys, table and client settings, with every value that is not a literal
+//! marked as unknown. Plain data and key naming; it never talks to AWS.
 
-use super::ClientSettings;
-use crate::resolve::Unknown;
+use super::Unknown;
 use serde::{Deserialize, Serialize};
+
+/// The settings of a backend that decide which AWS clients talk for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    pub path_style: bool,
+    pub shared_config_files: Vec<String>,
+    pub shared_credentials_files: Vec<String>,
+}
 
 /// One backend as verification sees it (also recorded in rollback files).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,5 +121,53 @@ pub fn workspaces_prefix(workspace_key_prefix: &str) -> String {
         String::new()
     } else {
         format!("{workspace_key_prefix}/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(prefix: &str, keys: &[&str]) -> Target {
+        Target {
+            bucket: Some("b".into()),
+            keys: keys.iter().map(|k| (None, k.to_string())).collect(),
+            unknown_key_prefix: None,
+            workspace_key_prefix: prefix.into(),
+            table: Some("t".into()),
+            client: ClientSettings::default(),
+            probe: false,
+            dir: ".".into(),
+            unknown: Vec::new(),
+            unit: None,
+        }
+    }
+
+    #[test]
+    fn state_keys_are_joined_as_terraform_joins_them() {
+        let cases = [
+            ("env:", "default", "app.tfstate", "app.tfstate"),
+            ("env:", "dev", "app.tfstate", "env:/dev/app.tfstate"),
+            ("", "dev", "app.tfstate", "dev/app.tfstate"),
+            ("teams/x", "prod", "a/b.tfstate", "teams/x/prod/a/b.tfstate"),
+        ];
+        for (prefix, workspace, key, expected) in cases {
+            assert_eq!(target(prefix, &[]).state_key(workspace, key), expected);
+        }
+        assert_eq!(workspaces_prefix(""), "");
+        assert_eq!(workspaces_prefix("env:"), "env:/");
+    }
+
+    #[test]
+    fn listing_prefixes_cover_states_and_workspaces() {
+        let t = target("env:", &["app.tfstate"]);
+        assert_eq!(t.list_prefixes(), ["app.tfstate", "env:/"]);
+        assert_eq!(t.workspace_glob("app.tfstate"), "env:/*/app.tfstate");
+        let mut unknown = target("", &[]);
+        unknown.unknown_key_prefix = Some("units/".into());
+        assert_eq!(unknown.list_prefixes(), ["units/", ""]);
+        assert!(unknown.could_be_state("units/a.tfstate", "units/"));
+        assert!(unknown.could_be_state("dev/units/a.tfstate", "units/"));
+        assert!(!unknown.could_be_state("other/a.tfstate", "units/"));
     }
 }
