@@ -28,6 +28,16 @@ trap stop_moto EXIT
 export TFLOCK_TEST_MOTO_URL="$MOTO_URL"
 export TFLOCK_TEST_PYTHON="$MOTO_VENV/bin/python"
 
+# pre-commit, for the hook test in tests/check.rs (pinned; into the same venv).
+PRE_COMMIT_VERSION=4.3.0
+if ! "$MOTO_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pre-commit') != '$PRE_COMMIT_VERSION')" 2>/dev/null; then
+  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "pre-commit==$PRE_COMMIT_VERSION" ||
+    echo "scripts/test.sh: could not install pre-commit; the hook test will skip (on CI: fail)" >&2
+fi
+if [ -x "$MOTO_VENV/bin/pre-commit" ]; then
+  export TFLOCK_TEST_PRECOMMIT="$MOTO_VENV/bin/pre-commit"
+fi
+
 # Real Terraform as the client (tests/terraform.rs, and `terraform fmt -check` as
 # the second formatter oracle). No package registry serves it: where it is
 # missing those tests say loudly that they skipped, and on CI they fail.

@@ -20,7 +20,7 @@ mod digests;
 
 /// Move Terraform / OpenTofu / Terragrunt S3 backends from DynamoDB locking to S3 lockfiles.
 #[derive(Debug, Parser)]
-#[command(name = "tflock", version, about, max_term_width = 100)]
+#[command(name = "tflock", version = env!("TFLOCK_VERSION"), about, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -44,6 +44,26 @@ pub enum Command {
     Locks(LocksArgs),
     /// Show each backend's phase and whether each DynamoDB lock table can be retired.
     Status(StatusArgs),
+    /// Fail (exit 1) where DynamoDB locking is still configured: offline, for CI and hooks.
+    Check(CheckArgs),
+    /// Print a shell completion script (`source <(tflock completions bash)`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff; `tflock man | man -l -`).
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output format (default: GitHub annotations when GITHUB_ACTIONS=true and
+    /// stdout is not a terminal, else text).
+    #[arg(long, value_enum)]
+    pub format: Option<tflock::check::render::CheckFormat>,
+    /// A file of backends kept on DynamoDB on purpose: `GLOB REASON` a line
+    /// (repeatable); they are reported as allowed and do not fail the check.
+    #[arg(long = "allow", value_name = "FILE")]
+    pub allow_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -243,7 +263,44 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rollback(args) => rollback(args, &cwd, style),
         Command::Locks(args) => locks(args, &cwd, ui),
         Command::Status(args) => status(args, &cwd, ui),
+        Command::Check(args) => check(args, &cwd, ui),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "tflock", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+            Ok(EXIT_OK)
+        }
     }
+}
+
+/// `tflock check`: scan offline, decide in the library, print, exit 1 on findings.
+fn check(args: CheckArgs, cwd: &Path, ui: Ui) -> Result<u8> {
+    use tflock::check::{self, AllowList, render};
+    let mut allow = AllowList::default();
+    for file in &args.allow_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("{}: cannot read the allow file", file.display()))?;
+        allow.parse(&file.display().to_string(), &text)?;
+    }
+    let repo = scan(&args.select, cwd, Strategy::Replace, ui)?;
+    let text_of = |path: &str| std::fs::read_to_string(cwd.join(path)).ok();
+    let report = check::check(&repo, &allow, &text_of);
+    let format = render::pick_format(
+        args.format,
+        std::env::var("GITHUB_ACTIONS").ok().as_deref(),
+        std::io::stdout().is_terminal(),
+    );
+    print!("{}", render::render(&report, format));
+    if format != render::CheckFormat::Json {
+        eprintln!("{}", render::summary(&report));
+    }
+    Ok(if report.passed() { EXIT_OK } else { EXIT_ERROR })
 }
 
 /// The paths to walk: the arguments, or standard input's lines for `-`. A path

@@ -8,10 +8,11 @@
 //! runs one file through parse and plan; `readers` and `preflight` look across
 //! the planned files; `scan` runs the offline half over a tree; `atomic` holds the
 //! file writes `apply` and `rollback` share; `status`, `tripwire` and `remote`
-//! come after verify.
+//! come after verify; `check` (the CI gate) reads a finished scan.
 
 pub mod apply;
 pub(crate) mod atomic;
+pub mod check;
 pub mod discover;
 pub(crate) mod file_pipeline;
 pub mod git;
