@@ -333,23 +333,8 @@ fn a_digest_written_between_the_read_and_the_delete_is_left_and_reported() {
     };
     store.states(&[KEY]);
     let dir = store.repo();
-    let mut cmd = store.command(
-        dir.path(),
-        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
-    );
-    cmd.env("TFLOCK_TEST_DIGEST_PAUSE_MS", "3000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
     // Once the files are written, the old configuration runs once more.
-    let written = std::time::Instant::now();
-    while std::fs::read_to_string(dir.path().join("network/main.tf"))
-        .unwrap()
-        .contains("dynamodb_table")
-    {
-        assert!(written.elapsed() < LIMIT, "apply never wrote the files");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = apply_paused_before_digests(&store, dir.path());
     store.dynamodb_write(KEY, "{\"version\": 4, \"serial\": 7}");
     let fresh = store.digest(KEY).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -784,22 +769,7 @@ fn a_failed_digest_delete_is_reported_and_not_recorded() {
     };
     store.states(&[KEY]);
     let dir = store.repo();
-    let mut cmd = store.command(
-        dir.path(),
-        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
-    );
-    cmd.env("TFLOCK_TEST_DIGEST_PAUSE_MS", "3000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let started = std::time::Instant::now();
-    while std::fs::read_to_string(dir.path().join("network/main.tf"))
-        .unwrap()
-        .contains("dynamodb_table")
-    {
-        assert!(started.elapsed() < LIMIT, "apply never wrote the files");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = apply_paused_before_digests(&store, dir.path());
     store.seed(json!({"delete_tables": [store.table]}));
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
@@ -820,4 +790,26 @@ fn a_failed_digest_delete_is_reported_and_not_recorded() {
         Value::Null,
         "{rb:#}"
     );
+}
+
+/// `apply` in the background, paused between writing the files and deleting
+/// the digests (`TFLOCK_TEST_DIGEST_PAUSE_MS`); returns once the files are written.
+fn apply_paused_before_digests(store: &Store, dir: &Path) -> std::process::Child {
+    let mut cmd = store.command(
+        dir,
+        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+    );
+    cmd.env("TFLOCK_TEST_DIGEST_PAUSE_MS", "3000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(dir.join("network/main.tf"))
+        .unwrap()
+        .contains("dynamodb_table")
+    {
+        assert!(started.elapsed() < LIMIT, "apply never wrote the files");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
