@@ -16,6 +16,7 @@ pub mod check;
 pub mod discover;
 pub(crate) mod file_pipeline;
 pub mod git;
+pub mod iam;
 pub(crate) mod model;
 pub(crate) mod names;
 pub mod next_steps;

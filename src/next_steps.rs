@@ -1,6 +1,7 @@
 //! What a team has to do after the files are rewritten: re-initialise each
 //! configuration, grant the lockfile permissions, and mind bucket versioning.
 
+use crate::iam::{StateKey, lockfile_resources};
 use crate::parse::BackendKind;
 use crate::plan::Action;
 use crate::resolve::parent_dir;
@@ -14,8 +15,12 @@ use std::fmt::Write;
 pub struct NextSteps {
     /// Directories whose backend changed, with the command that re-reads it.
     pub reinit: Vec<Reinit>,
-    /// The IAM statement the S3 lockfile needs (one for all migrated states).
+    /// The IAM statement the S3 lockfile needs (one for all migrated states,
+    /// resources grouped per bucket as in `iam_statements`).
     pub iam_statement: Option<serde_json::Value>,
+    /// The same permissions as one statement per bucket, each listing a few
+    /// grouped patterns (see [`crate::iam`]) rather than two ARNs per state.
+    pub iam_statements: Vec<serde_json::Value>,
     pub buckets: Vec<BucketAdvice>,
     /// Readers of the migrated states and their digest items (issue 12).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,7 +122,7 @@ pub fn next_steps(
     versioning: &BTreeMap<String, Result<Option<String>, String>>,
 ) -> NextSteps {
     let mut reinit = BTreeSet::new();
-    let mut resources: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut states: BTreeMap<String, Vec<(String, StateKey)>> = BTreeMap::new();
     for b in repo.backends.iter().filter(|b| b.action == Action::Migrate) {
         let dir = parent_dir(&b.path);
         match b.backend.kind {
@@ -159,38 +164,42 @@ pub fn next_steps(
             let Some(bucket) = target.bucket.clone() else {
                 continue;
             };
-            let arns = resources.entry(bucket.clone()).or_default();
+            let wkp = &target.workspace_key_prefix;
+            let keys = states.entry(bucket).or_default();
             for (_, key) in &target.keys {
-                arns.insert(format!("arn:aws:s3:::{bucket}/{key}.tflock"));
-                arns.insert(format!(
-                    "arn:aws:s3:::{bucket}/{}.tflock",
-                    target.workspace_glob(key)
-                ));
+                keys.push((wkp.clone(), StateKey::Exact(key.clone())));
             }
             if let Some(prefix) = &target.unknown_key_prefix {
-                arns.insert(format!("arn:aws:s3:::{bucket}/{prefix}*.tflock"));
-                arns.insert(format!(
-                    "arn:aws:s3:::{bucket}/{}.tflock",
-                    target.workspace_glob(&format!("{prefix}*"))
-                ));
+                keys.push((wkp.clone(), StateKey::Prefix(prefix.clone())));
             }
         }
     }
-    let all: Vec<&String> = resources.values().flatten().collect();
-    let iam_statement = (!all.is_empty()).then(|| {
+    let resources: BTreeMap<&String, Vec<String>> = states
+        .iter()
+        .map(|(bucket, keys)| (bucket, lockfile_resources(bucket, keys)))
+        .collect();
+    let statement = |resources: Vec<&String>| {
         json!({
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": all,
+            "Resource": resources,
         })
-    });
+    };
+    let all: Vec<&String> = resources.values().flatten().collect();
+    let iam_statement = (!all.is_empty()).then(|| statement(all));
+    let iam_statements = resources
+        .values()
+        .filter(|r| !r.is_empty())
+        .map(|r| statement(r.iter().collect()))
+        .collect();
     let buckets = resources
         .keys()
-        .map(|bucket| bucket_advice(bucket, versioning.get(bucket)))
+        .map(|bucket| bucket_advice(bucket, versioning.get(bucket.as_str())))
         .collect();
     NextSteps {
         reinit: reinit.into_iter().collect(),
         iam_statement,
+        iam_statements,
         buckets,
         consumers: consumers(repo),
     }
@@ -265,11 +274,25 @@ pub fn render_markdown(steps: &NextSteps) -> Vec<String> {
                 .join("\n")
         ));
     }
-    if let Some(statement) = &steps.iam_statement {
-        out.push(format!(
-            "Let everyone who runs Terraform create and delete the lockfiles:\n```json\n{}\n```",
-            serde_json::to_string_pretty(statement).unwrap_or_default()
-        ));
+    if !steps.iam_statements.is_empty() {
+        // One fence per bucket: a report split into parts cuts between
+        // statements, so every fence holds a whole, valid JSON statement.
+        let mut entry = format!(
+            "Let everyone who runs Terraform create and delete the lockfiles (IAM, one \
+             statement per bucket{}):",
+            if steps.iam_statements.len() > 1 {
+                format!(", {}", steps.iam_statements.len())
+            } else {
+                String::new()
+            }
+        );
+        for statement in &steps.iam_statements {
+            entry.push_str(&format!(
+                "\n```json\n{}\n```",
+                serde_json::to_string_pretty(statement).unwrap_or_default()
+            ));
+        }
+        out.push(entry);
     }
     for b in &steps.buckets {
         let mut entry = format!(
@@ -305,14 +328,17 @@ pub fn render_text(steps: &NextSteps) -> String {
     for r in &steps.reinit {
         let _ = writeln!(out, "       (cd {} && {})", r.dir, r.command);
     }
-    if let Some(statement) = &steps.iam_statement {
+    if !steps.iam_statements.is_empty() {
         let _ = writeln!(
             out,
-            "  2. Let everyone who runs Terraform create and delete the lockfiles (IAM statement):"
+            "  2. Let everyone who runs Terraform create and delete the lockfiles (IAM, one \
+             statement per bucket):"
         );
-        let pretty = serde_json::to_string_pretty(statement).unwrap_or_default();
-        for line in pretty.lines() {
-            let _ = writeln!(out, "       {line}");
+        for statement in &steps.iam_statements {
+            let pretty = serde_json::to_string_pretty(statement).unwrap_or_default();
+            for line in pretty.lines() {
+                let _ = writeln!(out, "       {line}");
+            }
         }
     }
     for b in &steps.buckets {

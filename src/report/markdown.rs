@@ -51,9 +51,10 @@ fn render_limited(plan: &RepoPlan, next_steps: &[String], limit: usize) -> Vec<S
     blocks.extend(blocked_section(plan));
     blocks.extend(readers_section(plan));
     blocks.extend(error_section(plan));
-    blocks.extend(next_steps_section(next_steps));
-    // Only free text can be this long (diffs were split to `max_item` above); a
-    // block must fit a part together with the heading it repeats there.
+    blocks.extend(next_steps_section(next_steps, max_item));
+    // Only one fenced block or one line can still be this long (diffs and next
+    // steps were split to `max_item` above); a block must fit a part together
+    // with the heading it repeats there.
     for block in &mut blocks {
         let room = budget - block.cont.as_ref().map_or(0, String::len);
         truncate(&mut block.text, room);
@@ -518,13 +519,16 @@ fn error_section(plan: &RepoPlan) -> Vec<Block> {
     blocks
 }
 
-fn next_steps_section(steps: &[String]) -> Vec<Block> {
+fn next_steps_section(steps: &[String], max_item: usize) -> Vec<Block> {
     if steps.is_empty() {
         return Vec::new();
     }
     let items = steps
         .iter()
-        .map(|step| format!("- {}\n", redact(step.trim_end()).replace('\n', "\n  ")))
+        .flat_map(|step| {
+            let item = format!("- {}\n", redact(step.trim_end()).replace('\n', "\n  "));
+            split_item(&item, max_item)
+        })
         .collect();
     section(
         "### Next steps\n\n".to_string(),
@@ -533,17 +537,127 @@ fn next_steps_section(steps: &[String]) -> Vec<Block> {
     )
 }
 
-/// Cuts a block that cannot be split to `max` bytes.
+/// A list item too long for one part, cut between lines and never inside a
+/// fenced block (a block of its own goes whole into one piece); each later
+/// piece opens with a `- *(continued)*` line so its lines stay in a list item.
+fn split_item(item: &str, max_item: usize) -> Vec<String> {
+    const CONTINUED: &str = "- *(continued)*\n";
+    if item.len() <= max_item {
+        return vec![item.to_string()];
+    }
+    let mut pieces: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for segment in fenced_segments(item) {
+        if !current.is_empty() && current.len() + segment.len() > max_item {
+            pieces.push(std::mem::take(&mut current));
+            current.push_str(CONTINUED);
+        }
+        current.push_str(segment);
+    }
+    if !current.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+/// `text` as consecutive slices: each line outside a fence, each whole fenced
+/// block (opening line to closing line).
+fn fenced_segments(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut fence: Option<Fence> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        offset += line.len();
+        fence = match fence {
+            None => Fence::opening(line),
+            Some(open) => (!open.closes(line)).then_some(open),
+        };
+        if fence.is_none() {
+            out.push(&text[start..offset]);
+            start = offset;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// An open code fence: its indentation, character and length.
+#[derive(Clone, Copy)]
+struct Fence {
+    indent: usize,
+    ch: char,
+    len: usize,
+}
+
+impl Fence {
+    fn run(line: &str) -> Option<(usize, char, usize, &str)> {
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        let ch = body.chars().next().filter(|c| *c == '`' || *c == '~')?;
+        let len = body.chars().take_while(|c| *c == ch).count();
+        (len >= 3).then(|| (indent, ch, len, &body[len..]))
+    }
+
+    fn opening(line: &str) -> Option<Fence> {
+        let (indent, ch, len, _) = Fence::run(line)?;
+        Some(Fence { indent, ch, len })
+    }
+
+    fn closes(&self, line: &str) -> bool {
+        Fence::run(line).is_some_and(|(_, ch, len, rest)| {
+            ch == self.ch && len >= self.len && rest.trim().is_empty()
+        })
+    }
+
+    fn closing_line(&self) -> String {
+        format!(
+            "{}{}\n",
+            " ".repeat(self.indent),
+            self.ch.to_string().repeat(self.len)
+        )
+    }
+}
+
+/// The fence still open at the end of `text`, if any.
+fn open_fence(text: &str) -> Option<Fence> {
+    let mut fence: Option<Fence> = None;
+    for line in text.split_inclusive('\n') {
+        fence = match fence {
+            None => Fence::opening(line),
+            Some(open) => (!open.closes(line)).then_some(open),
+        };
+    }
+    fence
+}
+
+/// Cuts a block that cannot be split to `max` bytes, at a line end where it
+/// can; a fence left open by the cut is closed before the `…(truncated)` note,
+/// so the note is never shown as code and the part stays valid Markdown.
 fn truncate(text: &mut String, max: usize) {
     const MORE: &str = "…(truncated)\n\n";
     if text.len() <= max {
         return;
     }
-    let mut cut = max - MORE.len();
+    // Room for the note and for closing the longest fence the text could hold.
+    let closing = longest_run(text, '`').max(longest_run(text, '~')) + 8;
+    let mut cut = max.saturating_sub(MORE.len() + closing + 1);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
+    // A line end, unless that would drop most of what fits (one long line).
+    if let Some(newline) = text[..cut].rfind('\n').filter(|&n| n >= cut / 2) {
+        cut = newline + 1;
+    }
     text.truncate(cut);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if let Some(fence) = open_fence(text) {
+        text.push_str(&fence.closing_line());
+    }
     text.push_str(MORE);
 }
 
@@ -929,5 +1043,85 @@ mod tests {
         let all = parts.concat();
         assert!(all.contains("### By bucket (continued)"));
         assert_eq!(all.matches("| `bucket-").count(), 120);
+    }
+
+    /// Every fence that opens in `part` closes in it, and no `(truncated)` note
+    /// sits inside one.
+    fn assert_fences_closed(part: &str) {
+        let mut fence: Option<Fence> = None;
+        for line in part.split_inclusive('\n') {
+            fence = match fence {
+                None => Fence::opening(line),
+                Some(open) => {
+                    assert!(
+                        !line.contains("(truncated)"),
+                        "note inside a fence:\n{part}"
+                    );
+                    (!open.closes(line)).then_some(open)
+                }
+            };
+        }
+        assert!(fence.is_none(), "a fence is left open:\n{part}");
+    }
+
+    #[test]
+    fn a_long_next_step_splits_between_its_fences() {
+        let statement = |i: usize| {
+            format!(
+                "```json\n{{\n  \"Resource\": [\n{}  ]\n}}\n```",
+                format!("    \"arn:aws:s3:::bucket-{i}/k.tflock\",\n").repeat(40)
+            )
+        };
+        let step = format!(
+            "Grant:\n{}",
+            (0..12).map(statement).collect::<Vec<_>>().join("\n")
+        );
+        let plan = plan_of(&[("a/backend.tf", &backend_tf("b", "k", "t"))]);
+        let parts = render_limited(&plan, &[step, "after".into()], 6000);
+        assert!(parts.len() > 2, "{}", parts.len());
+        for part in &parts {
+            assert!(part.len() <= 6000);
+            assert_fences_closed(part);
+        }
+        let all = parts.concat();
+        assert!(!all.contains("(truncated)"));
+        // Each statement is whole: 12 fences of 40 ARNs each.
+        assert_eq!(all.matches("```json\n").count(), 12);
+        for i in 0..12 {
+            assert_eq!(
+                all.matches(&format!("bucket-{i}/")).count(),
+                40,
+                "bucket-{i}"
+            );
+        }
+        assert!(all.contains("- *(continued)*\n  ```json"));
+        assert!(all.contains("- after\n"));
+    }
+
+    #[test]
+    fn a_fence_too_long_for_a_part_is_closed_before_the_truncation_note() {
+        let step = format!(
+            "Grant:\n```json\n{}```",
+            "\"arn:aws:s3:::b/k.tflock\",\n".repeat(500)
+        );
+        let plan = plan_of(&[("a/backend.tf", &backend_tf("b", "k", "t"))]);
+        let parts = render_limited(&plan, &[step], 4096);
+        for part in &parts {
+            assert!(part.len() <= 4096, "{}", part.len());
+            assert_fences_closed(part);
+        }
+        let all = parts.concat();
+        assert!(all.contains("  ```\n…(truncated)"), "{all}");
+    }
+
+    #[test]
+    fn truncation_closes_the_fence_it_cuts() {
+        for max in [60, 61, 75, 90, 200] {
+            let mut text = format!("- x\n  ````json\n{}  ````\n", "  1234567890\n".repeat(30));
+            truncate(&mut text, max);
+            assert!(text.len() <= max, "{max}: {}", text.len());
+            assert_fences_closed(&text);
+            assert!(text.ends_with("…(truncated)\n\n"), "{text}");
+        }
     }
 }
