@@ -26,6 +26,10 @@ MARKER = "<!-- tflock-report -->"
 PART = re.compile(r"<!-- tflock-report part (\d+)/(\d+) -->")
 
 
+class ReadOnly(Exception):
+    """The token may read but not write comments (a pull request from a fork)."""
+
+
 class Api:
     def __init__(self, base, token):
         self.base = base.rstrip("/")
@@ -50,6 +54,8 @@ class Api:
                 link = resp.headers.get("Link", "")
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")[:500]
+            if e.code == 403 and method != "GET":
+                raise ReadOnly(f"{method} {url}: HTTP 403: {detail}")
             raise SystemExit(f"::error title=tflock::{method} {url}: HTTP {e.code}: {detail}")
         return (json.loads(raw) if raw.strip() else None), link
 
@@ -144,7 +150,12 @@ def main(argv):
         return 0
     repo = os.environ["GITHUB_REPOSITORY"]
     api = Api(os.environ.get("GITHUB_API_URL", "https://api.github.com"), os.environ.get("GITHUB_TOKEN", ""))
-    sync(api, repo, number, read_parts(argv[1]))
+    try:
+        sync(api, repo, number, read_parts(argv[1]))
+    except ReadOnly as e:
+        # The report is still in the job summary; a missing comment is no reason
+        # to fail a pull request from a fork, whose token cannot write.
+        print(f"::warning title=tflock::cannot write the report comment ({e}); see the job summary")
     return 0
 
 

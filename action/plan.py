@@ -92,11 +92,30 @@ def run():
             "json-path": json_path,
         }
     )
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file and os.path.exists(report_md):
-        with open(report_md, encoding="utf-8") as src, open(summary_file, "a", encoding="utf-8") as dst:
-            dst.write(src.read())
+    write_step_summary(report_md, parts)
     return 0
+
+
+# GitHub shows at most 1 MiB of a step's summary.
+STEP_SUMMARY_LIMIT = 1024 * 1024
+
+
+def write_step_summary(report_md, parts):
+    """Every part of the report in the job summary, as far as it holds them."""
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary_file or not os.path.exists(report_md):
+        return
+    written = 0
+    with open(summary_file, "a", encoding="utf-8") as dst:
+        for i in range(1, parts + 1):
+            path = report_md if i == 1 else f"{report_md}.{i}.md"
+            with open(path, encoding="utf-8") as src:
+                text = src.read()
+            if written + len(text.encode()) > STEP_SUMMARY_LIMIT - 1024:
+                dst.write(f"\n*Parts {i} to {parts} of the report are in the artifact or the comments.*\n")
+                return
+            dst.write(text + "\n")
+            written += len(text.encode()) + 1
 
 
 def verdict():

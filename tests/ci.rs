@@ -54,7 +54,8 @@ fn plan_step(work: &Path, reports: &Path, step: &str, inputs: &[(&str, &str)]) -
         .env("NO_COLOR", "1")
         .env("TFLOCK_BIN", common::tflock_bin())
         .env("TFLOCK_REPORT_DIR", reports)
-        .env("GITHUB_OUTPUT", &outputs);
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", reports.with_extension("summary"));
     for (k, v) in inputs {
         cmd.env(k, v);
     }
@@ -257,6 +258,10 @@ impl Drop for FakeGithub {
 }
 
 fn comment(api: &FakeGithub, report: &Path, event: &Path) -> Output {
+    comment_with_token(api, report, event, "test-token")
+}
+
+fn comment_with_token(api: &FakeGithub, report: &Path, event: &Path, token: &str) -> Output {
     let mut cmd = Command::new("python3");
     cmd.arg(repo_file("action/comment.py"))
         .arg(report)
@@ -264,7 +269,7 @@ fn comment(api: &FakeGithub, report: &Path, event: &Path) -> Output {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GITHUB_API_URL", &api.url)
         .env("GITHUB_REPOSITORY", "acme/infra")
-        .env("GITHUB_TOKEN", "test-token")
+        .env("GITHUB_TOKEN", token)
         .env("GITHUB_EVENT_PATH", event);
     let out = output_within(&mut cmd, Duration::from_secs(60));
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
@@ -341,6 +346,10 @@ fn comment_is_created_updated_in_place_split_and_shrunk_back() {
         third[2].2,
         std::fs::read_to_string(reports.join("report.md.2.md")).unwrap()
     );
+    // Both parts are in the job summary too (where a fork's pull request sees them).
+    let summary = std::fs::read_to_string(reports.with_extension("summary")).unwrap();
+    assert!(summary.contains(&format!("{}\n", third[1].2)));
+    assert!(summary.contains(&third[2].2));
 
     // 4. Back to one part: the stale part 2 is deleted, part 1 updated in place.
     assert_eq!(plan(1), 1);
@@ -363,6 +372,31 @@ fn comment_is_created_updated_in_place_split_and_shrunk_back() {
         api.requests()
             .iter()
             .any(|r| r == "GET /repos/acme/infra/issues/7/comments")
+    );
+}
+
+#[test]
+fn a_read_only_token_warns_instead_of_failing_the_job() {
+    let api = FakeGithub::start();
+    let root = TempDir::new().unwrap();
+    let event = root.path().join("event.json");
+    std::fs::write(&event, r#"{"pull_request": {"number": 7}}"#).unwrap();
+    let report = root.path().join("report.md");
+    std::fs::write(
+        &report,
+        "<!-- tflock-report -->\n<!-- tflock-report part 1/1 -->\n",
+    )
+    .unwrap();
+    let out = comment_with_token(&api, &report, &event, "read-only");
+    assert!(
+        stdout(&out).starts_with("::warning title=tflock::cannot write the report comment"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(api.comments().is_empty());
+    assert!(
+        api.requests()
+            .contains(&"POST /repos/acme/infra/issues/7/comments".to_string())
     );
 }
 

@@ -11,7 +11,8 @@ Prints its port on the first line of stdout, then serves until killed:
   GET    /_state                                        every comment and request
   POST   /_seed/O/R/N                                   {"body", "login"}: a comment by someone else
 Pages hold at most PAGE_SIZE items (default 2), whatever per_page asks, so
-pagination is always exercised. Requests without `Authorization: Bearer` get 401.
+pagination is always exercised. Requests without `Authorization: Bearer` get 401;
+the token `read-only` (a fork's) gets 403 on every write.
 """
 
 import json
@@ -69,6 +70,8 @@ class Handler(BaseHTTPRequestHandler):
             REQUESTS.append(f"{method} {url.path}")
             if not self.headers.get("Authorization", "").startswith("Bearer "):
                 return self.reply(401, {"message": "Requires authentication"})
+            if self.headers.get("Authorization") == "Bearer read-only" and method != "GET":
+                return self.reply(403, {"message": "Resource not accessible by integration"})
             m = LIST.match(url.path)
             if m and method == "GET":
                 repo, issue = m.group(1), int(m.group(2))
