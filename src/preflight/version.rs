@@ -36,8 +36,7 @@
 //! [`Constraint::admits_below`] returns `1.10.0-alpha1` as the witness. This is the
 //! consistent reading of go-version (which Terragrunt applies as-is). Note that
 //! Terraform and OpenTofu themselves reject pre-release versions inside
-//! `required_version` ("Prerelease version constraints are not supported");
-//! [`Constraint::has_prerelease`] lets the caller report that separately.
+//! `required_version` ("Prerelease version constraints are not supported").
 //! [`bump`] rewrites such a bound to the release floor (`>= 1.10.0-alpha1` →
 //! `>= 1.10.0`).
 //!
@@ -52,7 +51,6 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::str::FromStr;
 
 use thiserror::Error;
 
@@ -97,17 +95,6 @@ impl Version {
             pre: Some(pre.to_string()),
             ..self.core()
         }
-    }
-
-    /// Parse leniently: optional `v`, one to three numeric parts (missing ones are
-    /// 0), optional pre-release (`-rc1`, or `rc1` directly after the numbers as
-    /// go-version allows), optional `+build` (ignored).
-    pub fn parse(text: &str) -> Result<Self, VersionError> {
-        parse_version(text).map(|p| p.version)
-    }
-
-    pub fn is_prerelease(&self) -> bool {
-        self.pre.is_some()
     }
 
     /// `MAJOR.MINOR.PATCH` without the pre-release.
@@ -177,13 +164,6 @@ impl fmt::Display for Version {
     }
 }
 
-impl FromStr for Version {
-    type Err = VersionError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Version::parse(s)
-    }
-}
-
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         (self.major, self.minor, self.patch)
@@ -241,6 +221,7 @@ fn cmp_ident(x: &str, y: &str) -> Ordering {
     }
 }
 
+#[derive(Debug)]
 struct ParsedVersion {
     version: Version,
     /// Numeric parts written (1–3).
@@ -258,6 +239,9 @@ fn valid_dotted(s: &str) -> bool {
             .all(|part| !part.is_empty() && part.chars().all(is_ident_char))
 }
 
+/// Parse leniently: optional `v`, one to three numeric parts (missing ones are
+/// 0), optional pre-release (`-rc1`, or `rc1` directly after the numbers as
+/// go-version allows), optional `+build` (ignored).
 fn parse_version(text: &str) -> Result<ParsedVersion, VersionError> {
     let err = |reason| VersionError {
         text: text.to_string(),
@@ -357,18 +341,6 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Eq => "=",
-            Op::Ne => "!=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Pessimistic => "~>",
-        }
-    }
-
     /// Longest operator at the start of `s`, with its length.
     fn lex(s: &str) -> Option<(Op, usize)> {
         const OPS: [(&str, Op); 7] = [
@@ -383,12 +355,6 @@ impl Op {
         OPS.iter()
             .find(|(t, _)| s.starts_with(t))
             .map(|(t, op)| (*op, t.len()))
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -431,12 +397,6 @@ impl Clause {
                 cs[2] <= vs[2]
             }
         }
-    }
-}
-
-impl fmt::Display for Clause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
     }
 }
 
@@ -693,19 +653,6 @@ impl Constraint {
     }
 }
 
-impl fmt::Display for Constraint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl FromStr for Constraint {
-    type Err = ConstraintError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Constraint::parse(s)
-    }
-}
-
 // ---------------------------------------------------------------------------
 // bump
 // ---------------------------------------------------------------------------
@@ -897,15 +844,6 @@ impl VersionFileKind {
 pub enum Tool {
     Terraform,
     OpenTofu,
-}
-
-impl fmt::Display for Tool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Tool::Terraform => "terraform",
-            Tool::OpenTofu => "opentofu",
-        })
-    }
 }
 
 /// What a version file asks for.
@@ -1341,7 +1279,7 @@ mod tests {
     }
 
     fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
+        parse_version(s).unwrap().version
     }
 
     fn c(s: &str) -> Constraint {
@@ -1373,7 +1311,6 @@ mod tests {
             v("1.10.0-alpha20241009").to_string(),
             "1.10.0-alpha20241009"
         );
-        assert_eq!("1.5".parse::<Version>().unwrap(), Version::new(1, 5, 0));
         let p = parse_version("v1.5").unwrap();
         assert_eq!((p.precision, p.v_prefix), (2, true));
     }
@@ -1397,9 +1334,9 @@ mod tests {
             "1.2.3-a_b",
             "99999999999999999999",
         ] {
-            assert!(Version::parse(bad).is_err(), "{bad:?} should not parse");
+            assert!(parse_version(bad).is_err(), "{bad:?} should not parse");
         }
-        let e = Version::parse("1.2.3.4").unwrap_err();
+        let e = parse_version("1.2.3.4").unwrap_err();
         assert!(e.to_string().contains("more than three"), "{e}");
     }
 
@@ -1449,7 +1386,7 @@ mod tests {
         assert_eq!(k.clauses.len(), 3);
         assert_eq!(k.clauses[1].text, "< 2.0");
         assert_eq!(k.clauses[2].version, Version::new(1, 7, 3));
-        assert_eq!(k.to_string(), ">= 1.5 ,< 2.0,!=1.7.3");
+        assert_eq!(k.text, ">= 1.5 ,< 2.0,!=1.7.3");
         assert_eq!(c("~> 1.5").clauses[0].precision, 2);
         assert_eq!(c("~> 1.5.2").clauses[0].precision, 3);
     }
