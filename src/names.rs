@@ -1,7 +1,9 @@
 //! Which file names tflock reads beyond backend files: CI files and partial
 //! backend configurations, by name and folder alone. Opens no file.
 
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// `backend.hcl`, `backend.conf`, `*.backend.hcl`, `*.backend.conf`.
 pub fn is_partial_config_name(name: &str) -> bool {
@@ -31,90 +33,81 @@ pub fn is_ci_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    let lower = name.to_ascii_lowercase();
-    let dirs: Vec<&str> = path
+    let tables = ci_tables();
+    let lowered = path.with_file_name(name.to_ascii_lowercase());
+    if tables.name_any_case.is_match(&lowered) || tables.exact_case.is_match(path) {
+        return true;
+    }
+    // Extension-less executables in scripts/ or bin/ (a glob cannot say "no dot").
+    let parent = path
         .parent()
-        .map(|p| {
-            p.components()
-                .rev()
-                .filter_map(|c| c.as_os_str().to_str())
-                .collect()
-        })
-        .unwrap_or_default();
-    let parent = dirs.first().copied();
-    let grandparent = dirs.get(1).copied();
-    let under = |dir: &str| dirs.contains(&dir);
-    let yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
-    let ext = match lower.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => Some(ext),
-        _ => None,
-    };
-
-    if matches!(ext, Some("sh" | "bash" | "zsh" | "ksh" | "ps1")) {
-        return true;
-    }
-    if matches!(name, "Makefile" | "makefile" | "GNUmakefile") || ext == Some("mk") {
-        return true;
-    }
-    if yaml && parent == Some("workflows") && grandparent == Some(".github") {
-        return true;
-    }
-    if (lower == "action.yml" || lower == "action.yaml") && under(".github") {
-        return true;
-    }
-    if lower == ".gitlab-ci.yml"
-        || lower == ".gitlab-ci.yaml"
-        || lower.ends_with(".gitlab-ci.yml")
-        || lower.ends_with(".gitlab-ci.yaml")
-        || (yaml && under(".gitlab"))
-    {
-        return true;
-    }
-    if matches!(name, "atlantis.yaml" | "atlantis.yml") {
-        return true;
-    }
-    if lower == "jenkinsfile"
-        || lower.ends_with(".jenkinsfile")
-        || lower.starts_with("jenkinsfile.")
-    {
-        return true;
-    }
-    if matches!(
-        name,
-        "Taskfile.yml"
-            | "Taskfile.yaml"
-            | "taskfile.yml"
-            | "taskfile.yaml"
-            | "Taskfile.dist.yml"
-            | "Taskfile.dist.yaml"
-            | "taskfile.dist.yml"
-            | "taskfile.dist.yaml"
-    ) {
-        return true;
-    }
-    if lower == "justfile" || lower == ".justfile" || ext == Some("just") {
-        return true;
-    }
-    if yaml
-        && (lower.starts_with("buildspec")
-            || lower.starts_with("azure-pipelines")
-            || under(".azure-pipelines")
-            || lower == "bitbucket-pipelines.yml"
-            || lower == "bitbucket-pipelines.yaml"
-            || ((lower == "config.yml" || lower == "config.yaml") && parent == Some(".circleci"))
-            || lower == ".drone.yml"
-            || lower == ".travis.yml"
-            || lower == ".woodpecker.yml"
-            || lower == ".woodpecker.yaml"
-            || under(".woodpecker")
-            || under(".buildkite")
-            || lower == "cloudbuild.yml"
-            || lower == "cloudbuild.yaml")
-    {
-        return true;
-    }
-    // Extension-less executables in scripts/ or bin/.
+        .and_then(Path::file_name)
+        .and_then(|p| p.to_str());
     !name.contains('.') && matches!(parent, Some("scripts" | "bin"))
+}
+
+/// CI file globs matched against the path with its file name in lower case
+/// (folder names keep their case). `*` and `?` stay inside one path component.
+const CI_NAME_ANY_CASE: &[&str] = &[
+    // `?` keeps a bare `.sh` (a dot-file) out.
+    "**/?*.{sh,bash,zsh,ksh,ps1}",
+    "**/?*.mk",
+    "**/.github/workflows/*.{yml,yaml}",
+    "**/.github/**/action.{yml,yaml}",
+    // `*` may be empty: also `.gitlab-ci.yml` itself.
+    "**/*.gitlab-ci.{yml,yaml}",
+    "**/.gitlab/**/*.{yml,yaml}",
+    "**/jenkinsfile",
+    "**/*.jenkinsfile",
+    "**/jenkinsfile.*",
+    "**/justfile",
+    "**/.justfile",
+    "**/?*.just",
+    "**/buildspec*.{yml,yaml}",
+    "**/azure-pipelines*.{yml,yaml}",
+    "**/.azure-pipelines/**/*.{yml,yaml}",
+    "**/bitbucket-pipelines.{yml,yaml}",
+    "**/.circleci/config.{yml,yaml}",
+    "**/.drone.yml",
+    "**/.travis.yml",
+    "**/.woodpecker.{yml,yaml}",
+    "**/.woodpecker/**/*.{yml,yaml}",
+    "**/.buildkite/**/*.{yml,yaml}",
+    "**/cloudbuild.{yml,yaml}",
+];
+
+/// CI file globs whose file name must match in its case.
+const CI_EXACT_CASE: &[&str] = &[
+    "**/{Makefile,makefile,GNUmakefile}",
+    "**/atlantis.{yaml,yml}",
+    "**/{Taskfile,taskfile}.{yml,yaml}",
+    "**/{Taskfile,taskfile}.dist.{yml,yaml}",
+];
+
+struct CiTables {
+    name_any_case: GlobSet,
+    exact_case: GlobSet,
+}
+
+/// The two tables, compiled once per process.
+fn ci_tables() -> &'static CiTables {
+    static TABLES: OnceLock<CiTables> = OnceLock::new();
+    TABLES.get_or_init(|| CiTables {
+        name_any_case: glob_set(CI_NAME_ANY_CASE),
+        exact_case: glob_set(CI_EXACT_CASE),
+    })
+}
+
+fn glob_set(globs: &[&str]) -> GlobSet {
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        let glob = GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .expect("the CI glob table is valid");
+        builder.add(glob);
+    }
+    builder.build().expect("the CI glob table compiles")
 }
 
 #[cfg(test)]
@@ -178,6 +171,14 @@ mod tests {
             ".drone.yml",
             "cloudbuild.yaml",
             ".buildkite/pipeline.yml",
+            "DEPLOY.SH",
+            ".github/workflows/PLAN.YML",
+            "/abs/repo/.gitlab/ci/deep/plan.yaml",
+            "JENKINSFILE",
+            "Taskfile.dist.yaml",
+            ".woodpecker/build.yml",
+            "azure-pipelines-prod.yaml",
+            "..sh",
         ];
         for p in yes {
             assert!(is_ci_file(Path::new(p)), "{p}");
@@ -197,6 +198,14 @@ mod tests {
             "lib/deploy",
             "sh",
             ".sh",
+            "Atlantis.yaml",
+            "MAKEFILE",
+            ".GITHUB/workflows/plan.yml",
+            ".github/workflows/sub/plan.yml",
+            "x/.circleci/sub/config.yml",
+            "scripts/sub/tool",
+            "scripts/tool.d/x",
+            ".mk",
         ];
         for p in no {
             assert!(!is_ci_file(Path::new(p)), "{p}");

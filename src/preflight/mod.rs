@@ -24,9 +24,9 @@ use std::path::Path;
 use version::{Constraint, PinVerdict, Version, VersionFileKind};
 
 /// `use_lockfile` exists from Terraform 1.10 (experimental) and OpenTofu 1.10.
-pub const LOCKFILE_FLOOR: Version = Version::new(1, 10, 0);
+pub(crate) const LOCKFILE_FLOOR: Version = Version::new(1, 10, 0);
 /// Terraform 1.11 made the S3 lockfile generally available.
-pub const TERRAFORM_LOCKFILE_GA: Version = Version::new(1, 11, 0);
+pub(crate) const TERRAFORM_LOCKFILE_GA: Version = Version::new(1, 11, 0);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {

@@ -36,8 +36,7 @@
 //! [`Constraint::admits_below`] returns `1.10.0-alpha1` as the witness. This is the
 //! consistent reading of go-version (which Terragrunt applies as-is). Note that
 //! Terraform and OpenTofu themselves reject pre-release versions inside
-//! `required_version` ("Prerelease version constraints are not supported");
-//! [`Constraint::has_prerelease`] lets the caller report that separately.
+//! `required_version` ("Prerelease version constraints are not supported").
 //! [`bump`] rewrites such a bound to the release floor (`>= 1.10.0-alpha1` →
 //! `>= 1.10.0`).
 //!
@@ -52,7 +51,6 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::str::FromStr;
 
 use thiserror::Error;
 
@@ -97,17 +95,6 @@ impl Version {
             pre: Some(pre.to_string()),
             ..self.core()
         }
-    }
-
-    /// Parse leniently: optional `v`, one to three numeric parts (missing ones are
-    /// 0), optional pre-release (`-rc1`, or `rc1` directly after the numbers as
-    /// go-version allows), optional `+build` (ignored).
-    pub fn parse(text: &str) -> Result<Self, VersionError> {
-        parse_version(text).map(|p| p.version)
-    }
-
-    pub fn is_prerelease(&self) -> bool {
-        self.pre.is_some()
     }
 
     /// `MAJOR.MINOR.PATCH` without the pre-release.
@@ -177,13 +164,6 @@ impl fmt::Display for Version {
     }
 }
 
-impl FromStr for Version {
-    type Err = VersionError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Version::parse(s)
-    }
-}
-
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         (self.major, self.minor, self.patch)
@@ -241,6 +221,7 @@ fn cmp_ident(x: &str, y: &str) -> Ordering {
     }
 }
 
+#[derive(Debug)]
 struct ParsedVersion {
     version: Version,
     /// Numeric parts written (1–3).
@@ -258,6 +239,9 @@ fn valid_dotted(s: &str) -> bool {
             .all(|part| !part.is_empty() && part.chars().all(is_ident_char))
 }
 
+/// Parse leniently: optional `v`, one to three numeric parts (missing ones are
+/// 0), optional pre-release (`-rc1`, or `rc1` directly after the numbers as
+/// go-version allows), optional `+build` (ignored).
 fn parse_version(text: &str) -> Result<ParsedVersion, VersionError> {
     let err = |reason| VersionError {
         text: text.to_string(),
@@ -357,18 +341,6 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Eq => "=",
-            Op::Ne => "!=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Pessimistic => "~>",
-        }
-    }
-
     /// Longest operator at the start of `s`, with its length.
     fn lex(s: &str) -> Option<(Op, usize)> {
         const OPS: [(&str, Op); 7] = [
@@ -383,12 +355,6 @@ impl Op {
         OPS.iter()
             .find(|(t, _)| s.starts_with(t))
             .map(|(t, op)| (*op, t.len()))
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -431,12 +397,6 @@ impl Clause {
                 cs[2] <= vs[2]
             }
         }
-    }
-}
-
-impl fmt::Display for Clause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
     }
 }
 
@@ -693,19 +653,6 @@ impl Constraint {
     }
 }
 
-impl fmt::Display for Constraint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl FromStr for Constraint {
-    type Err = ConstraintError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Constraint::parse(s)
-    }
-}
-
 // ---------------------------------------------------------------------------
 // bump
 // ---------------------------------------------------------------------------
@@ -899,15 +846,6 @@ pub enum Tool {
     OpenTofu,
 }
 
-impl fmt::Display for Tool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Tool::Terraform => "terraform",
-            Tool::OpenTofu => "opentofu",
-        })
-    }
-}
-
 /// What a version file asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pin {
@@ -996,7 +934,7 @@ impl Pin {
         }
     }
 
-    fn from_token(token: &str, mise_style: bool) -> Pin {
+    pub(super) fn from_token(token: &str, mise_style: bool) -> Pin {
         match token {
             "latest-allowed" => return Pin::LatestAllowed,
             "min-required" => return Pin::MinRequired,
@@ -1167,114 +1105,6 @@ fn strip_toml_comment(line: &str) -> &str {
     line
 }
 
-/// A version a CI file runs, and which modules it applies to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CiPin {
-    pub pin: ToolPin,
-    /// An Atlantis project's `dir` (as written); None: every module.
-    pub dir: Option<String>,
-    /// How it was written, for the report (`hashicorp/setup-terraform`, ...).
-    pub source: &'static str,
-}
-
-/// The Terraform / OpenTofu versions a CI file pins: GitHub Actions
-/// `hashicorp/setup-terraform` `terraform_version` and `opentofu/setup-opentofu`
-/// `tofu_version`, Atlantis `terraform_version` (top level and per project,
-/// with the project's `dir`), and `hashicorp/terraform:X` /
-/// `ghcr.io/opentofu/opentofu:X` container images anywhere in the file.
-pub fn parse_ci_pins(text: &str) -> Vec<CiPin> {
-    let mut pins = Vec::new();
-    let setup_terraform = text.contains("hashicorp/setup-terraform");
-    let setup_opentofu = text.contains("opentofu/setup-opentofu");
-    let atlantis = text
-        .lines()
-        .any(|l| l.trim_start().starts_with("projects:"));
-    // The Atlantis project whose item we are in: (its indent, its dir).
-    let mut project: Option<(usize, Option<String>)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let content = line.split(" #").next().unwrap_or(line);
-        let trimmed = content.trim_start();
-        if trimmed.starts_with('#') {
-            continue;
-        }
-        let indent = content.len() - trimmed.len();
-        let item = trimmed.strip_prefix("- ").map(str::trim_start);
-        if atlantis {
-            if let Some((at, _)) = &project
-                && indent <= *at
-                && !trimmed.is_empty()
-            {
-                project = None;
-            }
-            if let Some(rest) = item.filter(|r| r.starts_with("dir:") || r.starts_with("name:")) {
-                project = Some((indent, yaml_value(rest, "dir")));
-            } else if let (Some((_, dir)), Some(value)) = (&mut project, yaml_value(trimmed, "dir"))
-            {
-                *dir = Some(value);
-            }
-        }
-        let key_value = |key: &str| yaml_value(item.unwrap_or(trimmed), key);
-        let found = if let Some(v) = key_value("terraform_version") {
-            if setup_terraform {
-                Some((Tool::Terraform, v, "hashicorp/setup-terraform", None))
-            } else if atlantis {
-                let dir = project.as_ref().and_then(|(_, d)| d.clone());
-                Some((Tool::Terraform, v, "atlantis terraform_version", dir))
-            } else {
-                None
-            }
-        } else {
-            key_value("tofu_version")
-                .filter(|_| setup_opentofu)
-                .map(|v| (Tool::OpenTofu, v, "opentofu/setup-opentofu", None))
-        };
-        if let Some((tool, raw, source, dir)) = found {
-            pins.push(CiPin {
-                pin: ToolPin {
-                    tool,
-                    pin: Pin::from_token(raw.trim_start_matches('v'), false),
-                    line: i + 1,
-                    raw,
-                },
-                dir,
-                source,
-            });
-        }
-        for (image, tool) in [
-            ("hashicorp/terraform:", Tool::Terraform),
-            ("ghcr.io/opentofu/opentofu:", Tool::OpenTofu),
-        ] {
-            for (at, _) in content.match_indices(image) {
-                let tag: String = content[at + image.len()..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-                    .collect();
-                if tag.is_empty() {
-                    continue;
-                }
-                pins.push(CiPin {
-                    pin: ToolPin {
-                        tool,
-                        pin: Pin::from_token(&tag, false),
-                        line: i + 1,
-                        raw: format!("{image}{tag}"),
-                    },
-                    dir: None,
-                    source: "container image",
-                });
-            }
-        }
-    }
-    pins
-}
-
-/// `key: value` (unquoted) when the line sets `key`.
-fn yaml_value(line: &str, key: &str) -> Option<String> {
-    let rest = line.trim_start().strip_prefix(key)?.strip_prefix(':')?;
-    let value = rest.trim().trim_matches(['"', '\'']).trim();
-    (!value.is_empty()).then(|| value.to_string())
-}
-
 // ---------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------
@@ -1311,37 +1141,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn ci_pins() {
-        let gha = "jobs:\n  plan:\n    container: hashicorp/terraform:1.9.8\n    steps:\n      - uses: hashicorp/setup-terraform@v3\n        with:\n          terraform_version: \"1.5.7\"\n      - uses: opentofu/setup-opentofu@v1\n        with:\n          tofu_version: 1.10.2\n";
-        let pins = parse_ci_pins(gha);
-        let got: Vec<(usize, &str, &str)> = pins
-            .iter()
-            .map(|p| (p.pin.line, p.pin.raw.as_str(), p.source))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                (3, "hashicorp/terraform:1.9.8", "container image"),
-                (7, "1.5.7", "hashicorp/setup-terraform"),
-                (10, "1.10.2", "opentofu/setup-opentofu"),
-            ]
-        );
-        let atlantis = "version: 3\nprojects:\n- name: net\n  dir: envs/net\n  terraform_version: v1.5.7\n- dir: envs/app\n  terraform_version: v1.11.0\n";
-        let pins = parse_ci_pins(atlantis);
-        assert_eq!(pins.len(), 2);
-        assert_eq!(pins[0].dir.as_deref(), Some("envs/net"));
-        assert_eq!(
-            pins[0].pin.pin.verdict(&Version::new(1, 10, 0)),
-            PinVerdict::BelowFloor
-        );
-        assert_eq!(pins[1].dir.as_deref(), Some("envs/app"));
-        // A terraform_version key in an unrelated file is not a pin.
-        assert!(parse_ci_pins("terraform_version: 1.0.0\n").is_empty());
-    }
-
     fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
+        parse_version(s).unwrap().version
     }
 
     fn c(s: &str) -> Constraint {
@@ -1373,7 +1174,6 @@ mod tests {
             v("1.10.0-alpha20241009").to_string(),
             "1.10.0-alpha20241009"
         );
-        assert_eq!("1.5".parse::<Version>().unwrap(), Version::new(1, 5, 0));
         let p = parse_version("v1.5").unwrap();
         assert_eq!((p.precision, p.v_prefix), (2, true));
     }
@@ -1397,9 +1197,9 @@ mod tests {
             "1.2.3-a_b",
             "99999999999999999999",
         ] {
-            assert!(Version::parse(bad).is_err(), "{bad:?} should not parse");
+            assert!(parse_version(bad).is_err(), "{bad:?} should not parse");
         }
-        let e = Version::parse("1.2.3.4").unwrap_err();
+        let e = parse_version("1.2.3.4").unwrap_err();
         assert!(e.to_string().contains("more than three"), "{e}");
     }
 
@@ -1449,7 +1249,7 @@ mod tests {
         assert_eq!(k.clauses.len(), 3);
         assert_eq!(k.clauses[1].text, "< 2.0");
         assert_eq!(k.clauses[2].version, Version::new(1, 7, 3));
-        assert_eq!(k.to_string(), ">= 1.5 ,< 2.0,!=1.7.3");
+        assert_eq!(k.text, ">= 1.5 ,< 2.0,!=1.7.3");
         assert_eq!(c("~> 1.5").clauses[0].precision, 2);
         assert_eq!(c("~> 1.5.2").clauses[0].precision, 3);
     }

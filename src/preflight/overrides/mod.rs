@@ -39,7 +39,7 @@ pub(crate) mod terragrunt;
 mod yaml;
 
 use super::Finding;
-use super::ci::{self, ArgSite};
+use super::ci::{self, ArgSite, unquote};
 use super::facts::Fact;
 use crate::discover::{Candidate, FileKind, Selection};
 use crate::model::RepoPlan;
@@ -538,16 +538,6 @@ pub fn unknown_at(value: &str) -> Option<usize> {
     let template = value.find("{{");
     let backtick = value.find('`');
     [dollar, template, backtick].into_iter().flatten().min()
-}
-
-fn unquote(v: &str) -> &str {
-    let v = v.trim();
-    for q in ['"', '\''] {
-        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
-            return &v[1..v.len() - 1];
-        }
-    }
-    v
 }
 
 /// Drops `.` and folds `..` lexically (the files may not exist).

@@ -3,7 +3,7 @@
 //! `path:`), and which lines share its shell session (a `run: |` block, a
 //! GitLab `script:` list).
 
-use crate::preflight::ci::Line;
+use crate::preflight::ci::{Line, unquote};
 
 /// One line's YAML shape.
 struct Shape {
@@ -229,16 +229,6 @@ pub(super) fn shell_text(line: &Line, yaml: bool) -> Vec<char> {
         t = r.trim();
     }
     unquote(t).chars().collect()
-}
-
-fn unquote(v: &str) -> &str {
-    let v = v.trim();
-    for q in ['"', '\''] {
-        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
-            return &v[1..v.len() - 1];
-        }
-    }
-    v
 }
 
 #[cfg(test)]
