@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub(crate) mod atomic;
+pub mod aws;
 pub mod check;
 pub mod discover;
 pub(crate) mod file_pipeline;
