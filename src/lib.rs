@@ -7,11 +7,14 @@
 //! `names` (which files are read), `source` and `git` are leaves; `file_pipeline`
 //! runs one file through parse and plan; `readers` and `preflight` look across
 //! the planned files; `scan` runs the offline half over a tree; `atomic` holds the
-//! file writes `apply` and `rollback` share; `status`, `tripwire` and `remote`
-//! come after verify; `check` (the CI gate) reads a finished scan.
+//! file writes `apply` and `rollback` share; `aws` is the AWS core (clients,
+//! options, runtime, request counting, timeouts) that `verify` reads through and
+//! `remote` writes through; `status`, `tripwire` and `remote` come after verify;
+//! `check` (the CI gate) reads a finished scan; `report` renders every output.
 
 pub mod apply;
 pub(crate) mod atomic;
+pub mod aws;
 pub mod check;
 pub mod discover;
 pub(crate) mod file_pipeline;

@@ -1,41 +1,17 @@
 //! What a team has to do after the files are rewritten: re-initialise each
 //! configuration, grant the lockfile permissions, and mind bucket versioning.
+//! It computes the steps from a plan; it renders nothing (`report::next_steps`
+//! does) and asks AWS nothing (bucket versioning is handed in).
 
 use crate::iam::{StateKey, lockfile_resources};
+pub use crate::model::next_steps::{BucketAdvice, Consumers, NextSteps, Reinit};
 use crate::parse::BackendKind;
 use crate::plan::Action;
+pub use crate::report::next_steps::{markdown as render_markdown, text as render_text};
 use crate::resolve::parent_dir;
 use crate::scan::RepoPlan;
-use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NextSteps {
-    /// Directories whose backend changed, with the command that re-reads it.
-    pub reinit: Vec<Reinit>,
-    /// The IAM statement the S3 lockfile needs (one for all migrated states,
-    /// resources grouped per bucket as in `iam_statements`).
-    pub iam_statement: Option<serde_json::Value>,
-    /// The same permissions as one statement per bucket, each listing a few
-    /// grouped patterns (see [`crate::iam`]) rather than two ARNs per state.
-    pub iam_statements: Vec<serde_json::Value>,
-    pub buckets: Vec<BucketAdvice>,
-    /// Readers of the migrated states and their digest items (issue 12).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consumers: Option<Consumers>,
-}
-
-/// What keeps the consumers of a migrated state working.
-#[derive(Debug, Clone, Serialize)]
-pub struct Consumers {
-    /// Readers in the scanned tree whose config names DynamoDB settings (`file:line`).
-    pub readers: Vec<String>,
-    /// Whether apply deletes the digest items of the states it takes to lockfiles.
-    pub deletes_digests: bool,
-    pub advice: String,
-}
 
 /// Said wherever a replace is planned or applied: the old configuration keeps
 /// writing digests until the change is merged.
@@ -94,22 +70,6 @@ fn consumers(repo: &RepoPlan) -> Option<Consumers> {
         deletes_digests: replace && migrating,
         advice: advice.trim_end().to_string(),
     })
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Reinit {
-    pub dir: String,
-    pub command: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BucketAdvice {
-    pub bucket: String,
-    /// `Enabled`, `Suspended`, `never enabled`, or why it is unknown.
-    pub versioning: String,
-    pub advice: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifecycle_rule: Option<serde_json::Value>,
 }
 
 /// Lockfiles are tiny (a LockInfo JSON); state versions rarely are.
@@ -255,111 +215,4 @@ fn bucket_advice(
             lifecycle_rule: None,
         }
     }
-}
-
-/// The next steps as Markdown list entries (for the pull-request report).
-pub fn render_markdown(steps: &NextSteps) -> Vec<String> {
-    let mut out = Vec::new();
-    if !steps.reinit.is_empty() {
-        let dirs: Vec<String> = steps
-            .reinit
-            .iter()
-            .map(|r| format!("`(cd {} && {})`", r.dir, r.command))
-            .collect();
-        out.push(format!(
-            "Re-initialise each changed configuration:\n{}",
-            dirs.iter()
-                .map(|d| format!("- {d}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ));
-    }
-    if !steps.iam_statements.is_empty() {
-        // One fence per bucket: a report split into parts cuts between
-        // statements, so every fence holds a whole, valid JSON statement.
-        let mut entry = format!(
-            "Let everyone who runs Terraform create and delete the lockfiles (IAM, one \
-             statement per bucket{}):",
-            if steps.iam_statements.len() > 1 {
-                format!(", {}", steps.iam_statements.len())
-            } else {
-                String::new()
-            }
-        );
-        for statement in &steps.iam_statements {
-            entry.push_str(&format!(
-                "\n```json\n{}\n```",
-                serde_json::to_string_pretty(statement).unwrap_or_default()
-            ));
-        }
-        out.push(entry);
-    }
-    for b in &steps.buckets {
-        let mut entry = format!(
-            "Bucket `{}`: versioning {}; {}",
-            b.bucket, b.versioning, b.advice
-        );
-        if let Some(rule) = &b.lifecycle_rule {
-            entry.push_str(&format!(
-                "\n```json\n{}\n```",
-                serde_json::to_string_pretty(rule).unwrap_or_default()
-            ));
-        }
-        out.push(entry);
-    }
-    if let Some(c) = &steps.consumers {
-        let mut entry = format!("Consumers of the migrated states: {}", c.advice);
-        for r in &c.readers {
-            entry.push_str(&format!("\n  - reader `{r}`"));
-        }
-        out.push(entry);
-    }
-    out
-}
-
-/// The next steps as a person reads them after `apply`.
-pub fn render_text(steps: &NextSteps) -> String {
-    let mut out = String::new();
-    if steps.reinit.is_empty() {
-        return out;
-    }
-    let _ = writeln!(out, "Next steps:");
-    let _ = writeln!(out, "  1. Re-initialise each changed configuration:");
-    for r in &steps.reinit {
-        let _ = writeln!(out, "       (cd {} && {})", r.dir, r.command);
-    }
-    if !steps.iam_statements.is_empty() {
-        let _ = writeln!(
-            out,
-            "  2. Let everyone who runs Terraform create and delete the lockfiles (IAM, one \
-             statement per bucket):"
-        );
-        for statement in &steps.iam_statements {
-            let pretty = serde_json::to_string_pretty(statement).unwrap_or_default();
-            for line in pretty.lines() {
-                let _ = writeln!(out, "       {line}");
-            }
-        }
-    }
-    for b in &steps.buckets {
-        let _ = writeln!(
-            out,
-            "  - bucket {}: versioning {}; {}",
-            b.bucket, b.versioning, b.advice
-        );
-        if let Some(rule) = &b.lifecycle_rule {
-            let _ = writeln!(
-                out,
-                "       {}",
-                serde_json::to_string(rule).unwrap_or_default()
-            );
-        }
-    }
-    if let Some(c) = &steps.consumers {
-        let _ = writeln!(out, "  - consumers: {}", c.advice);
-        for r in &c.readers {
-            let _ = writeln!(out, "       reader {r}");
-        }
-    }
-    out
 }

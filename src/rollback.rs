@@ -2,74 +2,14 @@
 //! restore that reads it back; its writes go through `atomic`, never around it.
 
 use crate::atomic::{self, WriteError};
+pub use crate::model::rollback::{RollbackBackend, RollbackFile, RollbackPlan, RollbackState};
 use crate::plan::Action;
-use crate::report::{redact, unified_diff};
+use crate::report::unified_diff;
 use crate::scan::{FilePlan, RepoPlan};
 use crate::source::sha256_hex;
-use crate::verify::Target;
-use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub const FORMAT_VERSION: &str = "1";
-
-/// Everything needed to put every changed file back, byte for byte.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RollbackPlan {
-    pub format_version: String,
-    pub tool: String,
-    /// UTC time of the apply, RFC 3339.
-    pub created: String,
-    /// The directory the paths are relative to (the current directory of the apply).
-    pub root: PathBuf,
-    pub strategy: String,
-    /// What the apply did and how to undo it, for people.
-    #[serde(default)]
-    pub summary: String,
-    pub files: Vec<RollbackFile>,
-    /// The migrated backends: where their states live, to repair digest items.
-    #[serde(default)]
-    pub backends: Vec<RollbackBackend>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RollbackFile {
-    /// Relative to `root`, `/`-separated.
-    pub path: String,
-    pub sha256_before: String,
-    pub sha256_after: String,
-    /// The file's original text, restored verbatim.
-    pub original: String,
-    /// The diff that rollback applies (new text back to the original).
-    #[serde(default)]
-    pub reverse_diff: String,
-}
-
-/// A migrated backend and the states it served at migration time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RollbackBackend {
-    pub file: String,
-    pub line: usize,
-    /// Bucket, keys, table and client settings, to find its states again.
-    pub target: Target,
-    pub states: Vec<RollbackState>,
-}
-
-/// One state's DynamoDB digest as it was when the migration ran.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RollbackState {
-    pub workspace: String,
-    pub state_key: String,
-    pub table: Option<String>,
-    /// LockID of the digest item: `<bucket>/<state key>-md5`.
-    pub digest_item: Option<String>,
-    /// Its `Digest` at migration time (None: no item, or not checked).
-    pub digest_at_migration: Option<String>,
-    /// The `Digest` of the item apply deleted after writing the files (None:
-    /// not deleted). Rollback writes such an item again from the state object.
-    #[serde(default)]
-    pub digest_deleted: Option<String>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {
@@ -156,81 +96,9 @@ impl RollbackPlan {
         }
     }
 
-    /// The same plan for a change ticket: summary, reverse diffs (secrets
-    /// redacted), states and digests, and the command that rolls back.
+    /// The same plan for a change ticket (see `report::rollback`).
     pub fn to_markdown(&self, json_path: &str) -> String {
-        let mut md = String::new();
-        let _ = writeln!(md, "# tflock rollback plan\n\n{}\n", self.summary);
-        let _ = writeln!(
-            md,
-            "- created: {}\n- root: `{}`\n- strategy: {}\n",
-            self.created,
-            self.root.display(),
-            self.strategy
-        );
-        let _ = writeln!(
-            md,
-            "Roll back with:\n\n```sh\ntflock rollback {json_path}\n```\n"
-        );
-        let _ = writeln!(md, "## Files\n");
-        for f in &self.files {
-            let _ = writeln!(
-                md,
-                "### `{}`\n\nSHA-256 before: `{}`, after: `{}`\n",
-                f.path, f.sha256_before, f.sha256_after
-            );
-            let diff = redact(&f.reverse_diff);
-            let fence = if diff.contains("```") { "~~~~" } else { "```" };
-            let _ = writeln!(md, "{fence}diff\n{diff}{fence}\n");
-        }
-        let _ = writeln!(md, "## States and DynamoDB digests\n");
-        let _ = writeln!(
-            md,
-            "| backend | workspace | state key | table | digest item | digest at migration |\n| --- | --- | --- | --- | --- | --- |"
-        );
-        for b in &self.backends {
-            for s in &b.states {
-                let _ = writeln!(
-                    md,
-                    "| `{}:{}` | {} | `{}` | {} | {} | {} |",
-                    b.file,
-                    b.line,
-                    s.workspace,
-                    s.state_key,
-                    s.table.as_deref().unwrap_or("-"),
-                    s.digest_item
-                        .as_deref()
-                        .map(|d| format!("`{d}`"))
-                        .unwrap_or_else(|| "-".into()),
-                    s.digest_at_migration
-                        .as_deref()
-                        .map(|d| format!("`{d}`"))
-                        .unwrap_or_else(|| "none".into()),
-                );
-            }
-        }
-        let deleted: Vec<&RollbackState> = self
-            .backends
-            .iter()
-            .flat_map(|b| &b.states)
-            .filter(|s| s.digest_deleted.is_some())
-            .collect();
-        if !deleted.is_empty() {
-            let _ = writeln!(
-                md,
-                "\n## Digest items deleted by apply\n\nRollback writes each again from its state \
-                 object as it is then.\n\n| digest item | digest when deleted |\n| --- | --- |"
-            );
-            for s in deleted {
-                let _ = writeln!(
-                    md,
-                    "| `{}` | `{}` |",
-                    s.digest_item.as_deref().unwrap_or("-"),
-                    s.digest_deleted.as_deref().unwrap_or("-")
-                );
-            }
-        }
-        md
+        crate::report::rollback::markdown(self, json_path)
     }
 
     /// Records the digest items apply deleted (by LockID, with the value each held).

@@ -1,29 +1,16 @@
 //! `tflock status`: where each backend stands in the phased rollout, and for
 //! each DynamoDB lock table whether anything still needs it. Pure assembly of
-//! facts gathered by `scan` and `verify::tables`; it never deletes anything.
+//! facts gathered by `scan` and `verify::tables`; it never deletes anything and
+//! renders nothing (`report::status` does).
 
 use crate::model::RepoPlan;
-use crate::model::digests::DigestCheck;
+pub use crate::model::status::{BackendStatus, Phase, Status, TableStatus};
 use crate::parse::{Backend, Value};
+pub use crate::report::digests::text as render_digest_checks;
+pub use crate::report::status::{json as render_json, text as render_text};
 use crate::verify::ClientSettings;
 use crate::verify::tables::TableResult;
-use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
-
-/// The locking a backend configuration asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    /// DynamoDB only.
-    Dynamodb,
-    /// Both: the bake period.
-    Dual,
-    /// S3 lockfile only: migrated.
-    Lockfile,
-    /// Neither is set here (e.g. a partial `backend "s3" {}`).
-    None,
-}
 
 pub fn phase_of(backend: &Backend) -> Phase {
     let table = backend.value("dynamodb_table").is_some();
@@ -34,42 +21,6 @@ pub fn phase_of(backend: &Backend) -> Phase {
         (false, true) => Phase::Lockfile,
         (false, false) => Phase::None,
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BackendStatus {
-    pub file: String,
-    pub line: usize,
-    pub kind: &'static str,
-    pub phase: Phase,
-    pub table: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TableStatus {
-    pub table: String,
-    pub region: String,
-    /// Why it is listed: named by a config, by a rollback file, or found in the account.
-    pub sources: Vec<&'static str>,
-    /// Configurations in the scanned tree that still name it (`file:line`).
-    pub referenced_by: Vec<String>,
-    pub active_locks: Option<usize>,
-    pub digest_items: Option<usize>,
-    /// `safe to retire`, `in use`, `locks held`, `still used by N states
-    /// outside this scan`, or `unknown: why`.
-    pub verdict: String,
-    /// States with items in the table (locks or digests) that no scanned
-    /// configuration on lockfiles governs: how many, and a few of their LockIDs.
-    pub outside_states: Option<usize>,
-    pub outside_examples: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Status {
-    pub backends: Vec<BackendStatus>,
-    pub tables: Vec<TableStatus>,
-    /// The tripwire: digest items of lockfile-only states (see `tripwire`).
-    pub digests: Vec<DigestCheck>,
 }
 
 /// A table as tflock met it: its client, and why it is considered.
@@ -301,138 +252,6 @@ fn states_outside<'a>(
     outside.sort();
     outside.dedup();
     outside
-}
-
-pub fn render_text(status: &Status) -> String {
-    let mut out = String::new();
-    let phase = |p: Phase| match p {
-        Phase::Dynamodb => "dynamodb",
-        Phase::Dual => "dual",
-        Phase::Lockfile => "lockfile",
-        Phase::None => "-",
-    };
-    let mut rows = vec![["PHASE".to_string(), "BACKEND".into(), "TABLE".into()]];
-    for b in &status.backends {
-        rows.push([
-            phase(b.phase).into(),
-            format!("{}:{} ({})", b.file, b.line, b.kind),
-            b.table.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    table(&mut out, &rows);
-    out.push('\n');
-    let mut rows = vec![[
-        "LOCK TABLE".to_string(),
-        "REGION".into(),
-        "REFERENCED BY".into(),
-        "ACTIVE LOCKS".into(),
-        "DIGEST ITEMS".into(),
-        "VERDICT".into(),
-    ]];
-    let count = |n: Option<usize>| n.map_or("?".to_string(), |n| n.to_string());
-    for t in &status.tables {
-        let refs = match t.referenced_by.as_slice() {
-            [] => "-".to_string(),
-            [one] => one.clone(),
-            [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
-        };
-        rows.push([
-            t.table.clone(),
-            t.region.clone(),
-            refs,
-            count(t.active_locks),
-            count(t.digest_items),
-            t.verdict.clone(),
-        ]);
-    }
-    if status.tables.is_empty() {
-        out.push_str("No DynamoDB lock tables found.\n");
-    } else {
-        table(&mut out, &rows);
-    }
-    for t in status.tables.iter().filter(|t| t.outside_states > Some(0)) {
-        let n = t.outside_states.unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "\n{} ({}): items of {n} {} outside this scan, e.g. {}{}",
-            t.table,
-            t.region,
-            if n == 1 { "state" } else { "states" },
-            t.outside_examples.join(", "),
-            if n > t.outside_examples.len() {
-                ", ..."
-            } else {
-                ""
-            }
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\nA table is safe to retire when no scanned configuration names it, it holds no lock, and \
-         every item in it belongs to a scanned state on lockfiles; tflock never deletes one."
-    );
-    out.push_str(&render_digest_checks(&status.digests));
-    out
-}
-
-fn table<const N: usize>(out: &mut String, rows: &[[String; N]]) {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
-}
-
-pub fn render_json(status: &Status) -> String {
-    let doc = serde_json::json!({
-        "format_version": "1",
-        "backends": status.backends,
-        "tables": status.tables,
-        "digests": status.digests,
-    });
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    out.push('\n');
-    out
-}
-
-/// The tripwire section of `tflock status` (text).
-pub fn render_digest_checks(checks: &[DigestCheck]) -> String {
-    let mut out = String::new();
-    if checks.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nDigest items of lockfile-only states: none (no client wrote one since the migration)."
-        );
-        return out;
-    }
-    let _ = writeln!(out, "\nDigest items of lockfile-only states:");
-    for c in checks {
-        let _ = writeln!(
-            out,
-            "  {}: {} in table {} ({}), state {} (workspace {}, backend {})",
-            c.verdict.as_str(),
-            c.digest_item,
-            c.table,
-            c.region,
-            c.state_key,
-            c.workspace,
-            c.backend
-        );
-        let _ = writeln!(out, "      {}", c.advice);
-        if let Some(done) = &c.cleaned {
-            let _ = writeln!(out, "      --clean-digests: {done}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@
 use crate::model::RepoPlan;
 pub use crate::model::digests::{DigestCheck, Verdict};
 use crate::remote::{DeletionOutcome, DigestDeletion};
-pub use crate::status::render_digest_checks as render_text;
+pub use crate::report::digests::{
+    BEFORE_MERGE, advice, markdown as render_markdown, text as render_text,
+};
 use crate::status::{Phase, TableSource, phase_of, region_of};
 use crate::verify::{Options, RequestCounter};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 use std::sync::Arc;
 
 /// What rollback files say about a digest item.
@@ -38,62 +39,6 @@ pub fn judge(digest: &str, state_md5: Option<&str>, recorded: &Recorded) -> Verd
     } else {
         Verdict::StaleDigest
     }
-}
-
-/// Said with every straggler: the old configuration runs until a change is merged.
-pub const BEFORE_MERGE: &str = "Digests written before the change was merged and \
-     re-initialised everywhere are expected (the old configuration still ran then).";
-
-pub fn advice(verdict: Verdict, table: &str, state_key: &str) -> String {
-    match verdict {
-        Verdict::Straggler => format!(
-            "a client still locking with DynamoDB (table {table}) wrote {state_key} without the \
-             lockfile since the migration: look for a branch, a CI job or a laptop that still \
-             runs the old backend configuration, or passes -backend-config=dynamodb_table={table}. \
-             {BEFORE_MERGE}"
-        ),
-        Verdict::StaleDigest => format!(
-            "older than the state: readers that still name dynamodb_table fail on {state_key}; \
-             `tflock status --clean-digests` deletes it"
-        ),
-    }
-}
-
-/// The same as Markdown (a table, then the advice once per verdict).
-pub fn render_markdown(checks: &[DigestCheck]) -> String {
-    let mut md = String::from("### Digest items of lockfile-only states\n\n");
-    if checks.is_empty() {
-        md.push_str("None: no client wrote one since the migration.\n");
-        return md;
-    }
-    md.push_str(
-        "| verdict | digest item | table | state | backend | clean |\n| --- | --- | --- | --- | --- | --- |\n",
-    );
-    for c in checks {
-        let _ = writeln!(
-            md,
-            "| {} | `{}` | {} | `{}` ({}) | `{}` | {} |",
-            c.verdict.as_str(),
-            c.digest_item,
-            c.table,
-            c.state_key,
-            c.workspace,
-            c.backend,
-            c.cleaned.as_deref().unwrap_or("-")
-        );
-    }
-    md.push('\n');
-    for verdict in [Verdict::Straggler, Verdict::StaleDigest] {
-        if let Some(c) = checks.iter().find(|c| c.verdict == verdict) {
-            let _ = writeln!(
-                md,
-                "- **{}**: {}",
-                verdict.as_str(),
-                advice(verdict, &c.table, "the state")
-            );
-        }
-    }
-    md
 }
 
 /// What `tflock status --clean-digests` was asked to do.

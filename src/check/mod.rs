@@ -7,78 +7,22 @@
 //! an unparseable file, a reader config or override argument it cannot evaluate.
 
 pub mod allow;
-pub mod render;
 
+pub use crate::model::check::{CheckReport, Finding, Subject};
 use crate::parse::{Backend, Setting, Value};
 use crate::preflight::overrides::{InitOverride, OverrideKind, Via};
 use crate::readers::ReaderPlan;
+/// How the findings print (moved to `report::check`; this path stays).
+pub use crate::report::check as render;
 use crate::scan::RepoPlan;
 use crate::source::Source;
 use allow::Inline;
 pub use allow::{AllowFileError, AllowList};
-use serde::Serialize;
 use std::collections::HashMap;
 
 /// The settings that only serve DynamoDB locking (`lock_table` is Terragrunt's
 /// legacy alias of `dynamodb_table`).
 const DYNAMODB_KEYS: &[&str] = &["dynamodb_table", "lock_table", "dynamodb_endpoint"];
-
-/// What a finding is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Subject {
-    /// A backend block, Terragrunt `remote_state`, or partial configuration file.
-    Backend,
-    /// A `data "terraform_remote_state"` with `backend = "s3"`.
-    Reader,
-    /// A `-backend-config` argument at `terraform init` (CI file, script,
-    /// `TF_CLI_ARGS_init`, Terragrunt `extra_arguments`).
-    InitOverride,
-    /// A file tflock could not read or parse: it may hold anything.
-    Unreadable,
-}
-
-/// One place that still uses DynamoDB locking (or may), as `path:line:col`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub path: String,
-    pub line: usize,
-    pub column: usize,
-    pub subject: Subject,
-    pub message: String,
-    /// Why the team keeps it (from `--allow` or a `tflock:allow` comment);
-    /// an allowed finding does not fail the check.
-    pub allowed: Option<String>,
-}
-
-impl Finding {
-    pub fn fails(&self) -> bool {
-        self.allowed.is_none()
-    }
-}
-
-/// The result of one check, findings in path order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CheckReport {
-    /// How many backends were looked at.
-    pub backends: usize,
-    pub findings: Vec<Finding>,
-}
-
-impl CheckReport {
-    pub fn failing(&self) -> usize {
-        self.findings.iter().filter(|f| f.fails()).count()
-    }
-
-    pub fn allowed(&self) -> usize {
-        self.findings.len() - self.failing()
-    }
-
-    /// Whether the gate passes (exit 0).
-    pub fn passed(&self) -> bool {
-        self.failing() == 0
-    }
-}
 
 /// Checks a scanned repository. `text_of` returns a file's text by display path
 /// (for the inline markers of files the scan does not keep, such as CI files);

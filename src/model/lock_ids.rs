@@ -1,6 +1,7 @@
-//! The DynamoDB item names Terraform's S3 backend uses for a state: the lock item
-//! `<bucket>/<state key>` and the digest item `<bucket>/<state key>-md5`. Naming
-//! only; reading or writing the items is verify's and remote's.
+//! The names Terraform's S3 backend gives a state's locks: the DynamoDB lock item
+//! `<bucket>/<state key>`, the digest item `<bucket>/<state key>-md5` and the S3
+//! lockfile `<state key>.tflock`. Naming only; reading or writing them is the
+//! `aws` core's callers' (verify, remote).
 
 /// The `LockID` of the lock item a run holds on a state.
 pub fn lock_id(bucket: &str, state_key: &str) -> String {
@@ -15,6 +16,14 @@ pub fn digest_id(bucket: &str, state_key: &str) -> String {
 /// What a digest item's `LockID` adds to the lock item's.
 pub const DIGEST_SUFFIX: &str = "-md5";
 
+/// The S3 object key of a state's lockfile (`use_lockfile = true`).
+pub fn lockfile_key(state_key: &str) -> String {
+    format!("{state_key}{LOCKFILE_SUFFIX}")
+}
+
+/// What a lockfile's object key adds to the state's.
+pub const LOCKFILE_SUFFIX: &str = ".tflock";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,6 +37,10 @@ mod tests {
         assert_eq!(
             digest_id("b", "env:/dev/app/terraform.tfstate"),
             "b/env:/dev/app/terraform.tfstate-md5"
+        );
+        assert_eq!(
+            lockfile_key("env:/dev/app/terraform.tfstate"),
+            "env:/dev/app/terraform.tfstate.tflock"
         );
     }
 }

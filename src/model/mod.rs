@@ -4,11 +4,15 @@
 //! writes. (It names the leaf types of parse, plan, resolve and preflight::facts,
 //! which import nothing of the model.)
 
+pub mod check;
 pub mod digests;
 pub mod lock_ids;
 pub mod lockinfo;
 pub mod locks;
+pub mod next_steps;
 pub mod paths;
+pub mod rollback;
+pub mod status;
 
 use crate::parse::{Backend, Reader};
 use crate::plan::{self, Action, Edit, Strategy};

@@ -3,10 +3,9 @@
 //! back ("state data in S3 does not have the expected content"). A rollback
 //! rewrites each such item to the MD5 of the state as it is now.
 
-use crate::model::lock_ids::digest_id;
-use crate::verify::clients::{ClientSettings, Context, describe};
-
-use crate::verify::{BackendLocks, Digest, Target};
+use crate::aws::{ClientSettings, Context, describe, digest_id};
+use crate::model::locks::{BackendLocks, Digest};
+use crate::resolve::targets::Target;
 use aws_sdk_dynamodb::types::AttributeValue;
 use md5::{Digest as _, Md5};
 use serde::Serialize;

@@ -2,9 +2,8 @@
 //! DynamoDB lock and S3 lockfile in Terraform's format, so no Terraform run can
 //! start in the middle. Every lock it takes, it releases.
 
-use crate::model::lock_ids::lock_id;
-use crate::verify::LockInfo;
-use crate::verify::clients::{ClientSettings, Context, describe};
+use crate::aws::{ClientSettings, Context, describe, lock_id, lockfile_key};
+use crate::model::lockinfo::LockInfo;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -151,7 +150,7 @@ async fn take_one(ctx: &Context, r: &LockRequest) -> Result<HeldLock, (Option<He
             ));
         }
     }
-    let key = format!("{}.tflock", r.state_key);
+    let key = lockfile_key(&r.state_key);
     let put = clients
         .s3
         .put_object()
@@ -305,7 +304,7 @@ pub async fn release_locks(ctx: &Context, held: &[HeldLock]) -> Vec<String> {
     for lock in held.iter().rev() {
         let r = &lock.request;
         let clients = ctx.clients(&r.client).await;
-        let key = format!("{}.tflock", r.state_key);
+        let key = lockfile_key(&r.state_key);
         let etag = match &lock.lockfile {
             Lockfile::NotTaken => None,
             Lockfile::Taken(etag) => Some(etag.clone()),

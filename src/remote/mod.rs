@@ -1,6 +1,7 @@
 //! The remote side of apply and rollback: DynamoDB digest items, and the
-//! Terraform-format locks tflock holds while it writes. Like `verify`, this
-//! module only talks to AWS and reports; the CLI decides what to do.
+//! Terraform-format locks tflock holds while it writes. Like `verify`, it talks
+//! to AWS only through the `aws` core and reports; it never decides what to do
+//! (the CLI does), and it never reads or writes user files.
 
 mod digests;
 mod locks;
@@ -8,8 +9,9 @@ mod locks;
 pub use digests::{DeletionOutcome, DigestDeletion, DigestRepair, deletions};
 pub use locks::{HeldLock, LockRequest};
 
-use crate::verify::clients::{ClientSettings, Context};
-use crate::verify::{BackendLocks, Options, RequestCounter, Target};
+use crate::aws::{ClientSettings, Context, Options, RequestCounter, describe};
+use crate::model::locks::BackendLocks;
+use crate::resolve::targets::Target;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,7 +95,7 @@ pub async fn bucket_versioning(
                         .find(|s| body.contains(&format!("<Status>{s}</Status>")))
                         .map(String::from))
                 }
-                Ok(Err(e)) => Err(crate::verify::clients::describe(&e)),
+                Ok(Err(e)) => Err(describe(&e)),
                 Err(timeout) => Err(timeout),
             };
             (bucket, result)

@@ -1,7 +1,7 @@
 //! The machine-readable plan (`--format json`), format_version "1".
 
 use super::display_diff;
-use crate::next_steps::NextSteps;
+use crate::model::next_steps::NextSteps;
 use crate::parse::{Backend, Value};
 use crate::scan::{Problem, RepoPlan};
 use serde::Serialize;

@@ -1,11 +1,16 @@
 //! Report stage: turns plans into text, JSON, Markdown and patches. Rendering
 //! only: no decisions, no I/O.
 
+pub mod check;
+pub mod digests;
 pub mod json;
 pub mod locks;
 pub mod markdown;
+pub mod next_steps;
 pub mod patch;
 pub(crate) mod readers;
+pub mod rollback;
+pub mod status;
 pub mod status_markdown;
 pub mod text;
 

@@ -1,19 +1,15 @@
 //! `tflock status --format markdown`: the same facts as the JSON (phases, lock
 //! tables, the digest tripwire), for a change ticket or a pull request.
 
-use crate::status::{Phase, Status};
+use super::status::phase_label;
+use crate::model::status::Status;
 use std::fmt::Write;
 
 pub fn render(status: &Status) -> String {
     let mut md = String::from("## tflock status\n\n### Backends\n\n");
     md.push_str("| phase | backend | table |\n| --- | --- | --- |\n");
     for b in &status.backends {
-        let phase = match b.phase {
-            Phase::Dynamodb => "dynamodb",
-            Phase::Dual => "dual",
-            Phase::Lockfile => "lockfile",
-            Phase::None => "-",
-        };
+        let phase = phase_label(b.phase);
         let _ = writeln!(
             md,
             "| {phase} | `{}:{}` ({}) | {} |",
@@ -54,6 +50,6 @@ pub fn render(status: &Status) -> String {
         }
     }
     md.push('\n');
-    md.push_str(&crate::tripwire::render_markdown(&status.digests));
+    md.push_str(&super::digests::markdown(&status.digests));
     md
 }

@@ -1,8 +1,8 @@
 //! DynamoDB: every active lock and digest item of a table, in one paginated Scan.
 
-use super::TableFacts;
-use super::clients::{ClientSettings, Context};
+use super::facts::TableFacts;
 use super::lockinfo::LockInfo;
+use crate::aws::{ClientSettings, Context};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 

@@ -1,9 +1,10 @@
 //! S3: the keys under a bucket's state prefixes (states, workspaces, lockfiles),
 //! lockfile contents, and the conditional-write probe.
 
-use super::clients::{ClientSettings, Context, describe};
+use super::Probe;
+use super::facts::BucketFacts;
 use super::lockinfo::LockInfo;
-use super::{BucketFacts, Probe};
+use crate::aws::{ClientSettings, Context, describe};
 use aws_sdk_s3::primitives::ByteStream;
 
 /// Above this many distinct prefixes, one listing of the whole bucket is cheaper.

@@ -1,8 +1,8 @@
 //! Lock tables as a whole, for `tflock status`: which Terraform lock tables exist
 //! in a region, and how many active locks and digest items each holds.
 
-use super::clients::{ClientSettings, Context};
-use super::{Options, RequestCounter, dynamodb};
+use super::dynamodb;
+use crate::aws::{ClientSettings, Context, Options, RequestCounter};
 use aws_sdk_dynamodb::types::{KeyType, ScalarAttributeType};
 use serde::Serialize;
 use std::sync::Arc;

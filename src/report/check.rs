@@ -1,7 +1,7 @@
 //! How `tflock check` prints its findings: compiler-style lines, JSON, or
-//! GitHub workflow annotations.
+//! GitHub workflow annotations. Rendering only: what fails is `check`'s.
 
-use super::{CheckReport, Finding};
+use crate::model::check::{CheckReport, Finding};
 use serde::Serialize;
 
 /// The output of `tflock check`.
@@ -139,7 +139,7 @@ fn property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Subject;
+    use crate::model::check::Subject;
 
     fn report() -> CheckReport {
         CheckReport {
