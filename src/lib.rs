@@ -8,11 +8,13 @@
 //! runs one file through parse and plan; `readers` and `preflight` look across
 //! the planned files; `scan` runs the offline half over a tree; `atomic` holds the
 //! file writes `apply` and `rollback` share; `status`, `tripwire` and `remote`
-//! come after verify; `check` (the CI gate) reads a finished scan.
+//! come after verify; `check` (the CI gate) reads a finished scan; `commands`
+//! runs each command's stages and decisions for the binary, which only prints.
 
 pub mod apply;
 pub(crate) mod atomic;
 pub mod check;
+pub mod commands;
 pub mod discover;
 pub(crate) mod file_pipeline;
 pub mod git;
