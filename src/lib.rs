@@ -10,12 +10,14 @@
 //! file writes `apply` and `rollback` share; `aws` is the AWS core (clients,
 //! options, runtime, request counting, timeouts) that `verify` reads through and
 //! `remote` writes through; `status`, `tripwire` and `remote` come after verify;
-//! `check` (the CI gate) reads a finished scan; `report` renders every output.
+//! `check` (the CI gate) reads a finished scan; `report` renders every output;
+//! `commands` runs each command's stages and decisions for the binary, which only prints.
 
 pub mod apply;
 pub(crate) mod atomic;
 pub mod aws;
 pub mod check;
+pub mod commands;
 pub mod discover;
 pub(crate) mod file_pipeline;
 pub mod git;

@@ -4,17 +4,18 @@ mod cli;
 
 use clap::Parser;
 use std::process::ExitCode;
+use tflock::commands::Exit;
 
 fn main() -> ExitCode {
-    let args = match cli::Cli::try_parse() {
+    let args = match cli::args::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => return usage_error(&e),
     };
     match cli::run(args) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(cli::EXIT_ERROR)
+            ExitCode::from(Exit::Failed.code())
         }
     }
 }
@@ -26,8 +27,8 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     // Printing fails only when stdout/stderr is closed; the exit code still tells.
     let _ = e.print();
     if e.use_stderr() {
-        ExitCode::from(cli::EXIT_ERROR)
+        ExitCode::from(Exit::Failed.code())
     } else {
-        ExitCode::from(cli::EXIT_OK)
+        ExitCode::from(Exit::Ok.code())
     }
 }

@@ -12,7 +12,7 @@ mod session;
 
 pub(crate) use context::Context;
 pub(crate) use errors::describe;
-pub use session::{Session, SessionError};
+pub use session::Session;
 
 pub use crate::model::lock_ids::{
     DIGEST_SUFFIX, LOCKFILE_SUFFIX, digest_id, lock_id, lockfile_key,

@@ -1,41 +1,34 @@
 //! One command's AWS session: the async runtime its calls run on and the counter
-//! of the requests they send, built once per command (the CLI used to build both
-//! at every call site). It sends nothing itself.
+//! of the requests they send, built once per command. It sends nothing itself.
 
 use super::RequestCounter;
+use std::cell::OnceCell;
 use std::future::Future;
 use std::sync::Arc;
 
-/// Why a session could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(#[from] std::io::Error),
-}
-
-/// The runtime and request counter of one command.
+/// The runtime and request counter of one command. The runtime starts on first
+/// use, so an offline run starts none.
+#[derive(Default)]
 pub struct Session {
-    runtime: tokio::runtime::Runtime,
+    runtime: OnceCell<tokio::runtime::Runtime>,
     counter: Arc<RequestCounter>,
 }
 
 impl Session {
-    /// A two-thread runtime (the calls wait on the network, not the CPU) and a
-    /// counter at zero.
-    pub fn new() -> Result<Session, SessionError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        Ok(Session {
-            runtime,
-            counter: Arc::new(RequestCounter::default()),
-        })
-    }
-
-    /// Runs one async step (a check, a write) to its end.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
+    /// Runs one async step (a check, a write) to its end, on a two-thread
+    /// runtime (the calls wait on the network, not the CPU).
+    pub fn block_on<F: Future>(&self, future: F) -> std::io::Result<F::Output> {
+        let runtime = match self.runtime.get() {
+            Some(runtime) => runtime,
+            None => {
+                let built = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()?;
+                self.runtime.get_or_init(|| built)
+            }
+        };
+        Ok(runtime.block_on(future))
     }
 
     /// The counter to hand to each step, so the command reports one total.
@@ -54,18 +47,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn offline_sessions_start_no_runtime_and_count_nothing() {
+        let session = Session::default();
+        assert!(session.runtime.get().is_none());
+        assert_eq!(session.requests(), 0);
+    }
+
+    #[test]
     fn every_step_counts_into_one_total() {
-        let session = Session::new().expect("runtime");
+        let session = Session::default();
         let counter = session.counter();
-        let answer = session.block_on(async move {
-            counter.add();
-            counter.add();
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            42
-        });
+        let answer = session
+            .block_on(async move {
+                counter.add();
+                counter.add();
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                42
+            })
+            .expect("runtime");
         assert_eq!(answer, 42);
         let counter = session.counter();
-        session.block_on(async move { counter.add() });
+        session.block_on(async move { counter.add() }).unwrap();
         assert_eq!(session.requests(), 3);
     }
 }

@@ -26,6 +26,22 @@ pub enum Strategy {
     Dual,
 }
 
+impl Strategy {
+    /// The name used on the command line, in reports and in rollback files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Replace => "replace",
+            Strategy::Dual => "dual",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the plan does to one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

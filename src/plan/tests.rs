@@ -554,3 +554,14 @@ fn replace_drops_terragrunt_lock_table_keys_and_dual_keeps_them() {
     let (actions, text) = planned(FileKind::Terragrunt, &tags_only, Strategy::Replace);
     assert_eq!((actions, text), (vec![Action::None], tags_only));
 }
+
+/// Reports, rollback files and `--strategy` spell a strategy the same way.
+#[test]
+fn strategy_names_match_the_command_line() {
+    use clap::ValueEnum;
+    for strategy in Strategy::value_variants() {
+        let flag = strategy.to_possible_value().unwrap();
+        assert_eq!(flag.get_name(), strategy.as_str());
+        assert_eq!(strategy.to_string(), strategy.as_str());
+    }
+}

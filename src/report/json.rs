@@ -121,10 +121,10 @@ pub fn render(
     use crate::plan::Action;
     let doc = JsonPlan {
         format_version: "1",
-        strategy: match plan.strategy {
-            Some(crate::plan::Strategy::Dual) => "dual",
-            _ => "replace",
-        },
+        strategy: plan
+            .strategy
+            .unwrap_or(crate::plan::Strategy::Replace)
+            .as_str(),
         backends: plan
             .backends
             .iter()

@@ -131,10 +131,7 @@ fn section(heading: String, cont: String, items: Vec<String>) -> Vec<Block> {
 }
 
 fn summary(plan: &RepoPlan) -> String {
-    let strategy = match plan.strategy {
-        Some(Strategy::Dual) => "dual",
-        _ => "replace",
-    };
+    let strategy = plan.strategy.unwrap_or(Strategy::Replace);
     let checked = plan.backends.iter().any(|b| b.locks.is_some());
     let mut out = String::new();
     let _ = writeln!(

@@ -11,10 +11,7 @@ pub fn render(plan: &RepoPlan, style: Style, lock_note: &str) -> String {
     if plan.backends.is_empty() {
         out.push_str("No S3 backends found.\n");
     } else {
-        let strategy = match plan.strategy {
-            Some(crate::plan::Strategy::Dual) => "dual",
-            _ => "replace",
-        };
+        let strategy = plan.strategy.unwrap_or(crate::plan::Strategy::Replace);
         let _ = writeln!(out, "S3 backends (strategy: {strategy}):");
         for b in &plan.backends {
             let (mark, label) = match b.action {
