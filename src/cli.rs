@@ -982,6 +982,7 @@ fn status(args: StatusArgs, cwd: &Path, ui: Ui) -> Result<u8> {
             dry_run: args.dry_run,
         },
     )?;
+    failed |= tflock::tripwire::clean_failed(&report.digests);
     match args.format {
         Format::Text => print(&status::render_text(&report))?,
         Format::Json => print(&status::render_json(&report))?,
