@@ -491,3 +491,114 @@ fn a_symlink_out_of_the_tree_is_refused_at_plan_time() {
         "wrote through the link"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The repository's run lock (`.git/tflock-run.lock`, issue 10 item 6): its
+// faults. A live holder and a holder killed mid-run: tests/ops.rs.
+// ---------------------------------------------------------------------------
+
+/// `args` run as `nobody` where we are root (root writes anywhere), else as we
+/// are; None (and the test says so) when root cannot drop to nobody. The tree
+/// must then be reachable by nobody.
+fn unprivileged(test: &str, dir: &Path, args: &[&str]) -> Option<std::process::Output> {
+    use std::os::unix::fs::PermissionsExt;
+    if !running_as_root() {
+        return Some(tflock(dir, args));
+    }
+    let Some(setpriv) = common::on_path("setpriv") else {
+        common::unavailable(test, "running as root and setpriv(1) is not installed");
+        return None;
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(common::tflock_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Some(out)
+}
+
+#[test]
+fn a_run_lock_that_cannot_be_created_refuses_by_name_and_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let test = "a_run_lock_that_cannot_be_created_refuses_by_name_and_writes_nothing";
+    let dir = tree(&[("app/main.tf", &fmt_backend("app.tfstate"))]);
+    let git = dir.path().join(".git");
+    std::fs::create_dir(&git).unwrap();
+    // Everything but the git directory is writable by whoever runs tflock.
+    for writable in [dir.path().to_path_buf(), dir.path().join("app")] {
+        std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(
+        dir.path().join("app/main.tf"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let outside = tempfile::TempDir::new().unwrap();
+    std::fs::set_permissions(outside.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let rb = outside.path().join("rb.json");
+    let before = read_tree(dir.path());
+    let args = [
+        "apply",
+        "--auto-approve",
+        "--skip-lock-check",
+        "--rollback-file",
+        rb.to_str().unwrap(),
+    ];
+    let Some(out) = unprivileged(test, dir.path(), &args) else {
+        return;
+    };
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        said.contains(".git/tflock-run.lock: cannot take the run lock: Permission denied")
+            && said.contains("nothing was written")
+            && said.matches("Permission denied").count() == 1,
+        "{said}"
+    );
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(read_tree(dir.path()), before, "a refused apply wrote");
+    assert!(!rb.exists(), "a refused apply wrote its rollback file");
+}
+
+#[test]
+fn a_stale_run_lock_file_without_a_holder_does_not_block() {
+    let stale_holders: [&[u8]; 3] = [
+        // A run that was killed: its record stays, its lock went with it.
+        br#"{"pid":999999,"host":"gone","command":"tflock apply","since":"2020-01-01T00:00:00Z"}"#,
+        b"",
+        b"\x00\xffnot json\n",
+    ];
+    for stale in stale_holders {
+        let dir = tree(&[("app/main.tf", &fmt_backend("app.tfstate"))]);
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        let lock = dir.path().join(".git/tflock-run.lock");
+        std::fs::write(&lock, stale).unwrap();
+        let outside = tempfile::TempDir::new().unwrap();
+        let rb = outside.path().join("rb.json");
+        let out = apply_offline(dir.path(), &rb, &[]);
+        assert_eq!(out.status.code(), Some(0), "{stale:?}:\n{}", text(&out));
+        assert!(read(dir.path(), "app/main.tf").contains("use_lockfile"));
+        assert!(!lock.exists(), "{stale:?}: the run left its lock file");
+        // And rollback, which takes the same lock, after a stale file again.
+        std::fs::write(&lock, stale).unwrap();
+        let back = tflock(
+            dir.path(),
+            &[
+                "rollback",
+                "--auto-approve",
+                "--files-only",
+                rb.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(back.status.code(), Some(0), "{stale:?}:\n{}", text(&back));
+        assert_eq!(read(dir.path(), "app/main.tf"), fmt_backend("app.tfstate"));
+        assert!(!lock.exists(), "{stale:?}: rollback left its lock file");
+    }
+}
