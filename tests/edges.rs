@@ -602,3 +602,134 @@ fn a_stale_run_lock_file_without_a_holder_does_not_block() {
         assert!(!lock.exists(), "{stale:?}: rollback left its lock file");
     }
 }
+
+/// A tree with `real/main.tf`, a linked folder `link -> real` and a loop
+/// `real/loop -> ..`; in a git work tree (git records the links) or not.
+fn linked_folder_tree(in_git: bool) -> tempfile::TempDir {
+    let dir = tree(&[("real/main.tf", &fmt_backend("real.tfstate"))]);
+    std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("real/loop")).unwrap();
+    if in_git {
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ]);
+    }
+    dir
+}
+
+#[test]
+fn a_symlinked_folder_inside_the_tree_is_followed_and_its_files_written_once() {
+    for in_git in [false, true] {
+        let dir = linked_folder_tree(in_git);
+        for args in [
+            vec!["plan", "--offline"],
+            vec!["plan", "--offline", "link"],
+            vec!["plan", "--offline", "link/main.tf"],
+        ] {
+            let out = tflock(dir.path(), &args);
+            let shown = stdout(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "git {in_git}, {args:?}:\n{}",
+                text(&out)
+            );
+            assert_eq!(
+                shown.matches("-> migrate").count(),
+                1,
+                "git {in_git}, {args:?}: planned other than once:\n{shown}"
+            );
+            assert!(
+                shown.contains("real/main.tf:2")
+                    && !shown.contains("link/")
+                    && !shown.contains("loop/"),
+                "git {in_git}, {args:?}:\n{shown}"
+            );
+        }
+        let outside = tempfile::TempDir::new().unwrap();
+        let rb = outside.path().join("rb.json");
+        let out = apply_offline(dir.path(), &rb, &[]);
+        assert_eq!(out.status.code(), Some(0), "git {in_git}:\n{}", text(&out));
+        assert!(stdout(&out).contains("1 file changed"), "{}", text(&out));
+        assert!(read(dir.path(), "real/main.tf").contains("use_lockfile"));
+        for link in ["link", "real/loop"] {
+            let meta = std::fs::symlink_metadata(dir.path().join(link)).unwrap();
+            assert!(meta.file_type().is_symlink(), "{link} was replaced");
+        }
+        // A second plan has nothing left to do, and rollback restores.
+        let again = tflock(dir.path(), &["plan", "--offline"]);
+        assert!(!stdout(&again).contains("-> migrate"), "{}", text(&again));
+        let back = tflock(
+            dir.path(),
+            &[
+                "rollback",
+                "--auto-approve",
+                "--files-only",
+                rb.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+        assert_eq!(
+            read(dir.path(), "real/main.tf"),
+            fmt_backend("real.tfstate")
+        );
+    }
+}
+
+#[test]
+fn a_symlinked_folder_out_of_the_tree_is_refused_at_plan_time_by_name() {
+    let elsewhere = tree(&[("main.tf", &fmt_backend("out.tfstate"))]);
+    for in_git in [false, true] {
+        let dir = linked_folder_tree(in_git);
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("app")).unwrap();
+        if in_git {
+            let out = std::process::Command::new("git")
+                .args(["add", "app"])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        let before = read(elsewhere.path(), "main.tf");
+        for args in [vec!["plan", "--offline"], vec!["plan", "--offline", "app"]] {
+            let out = tflock(dir.path(), &args);
+            let said = stderr(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "git {in_git}, {args:?}:\n{}",
+                text(&out)
+            );
+            assert!(
+                said.contains("app") && said.contains("outside the current directory"),
+                "git {in_git}, {args:?}:\n{}",
+                text(&out)
+            );
+        }
+        let outside = tempfile::TempDir::new().unwrap();
+        let rb = outside.path().join("rb.json");
+        let out = apply_offline(dir.path(), &rb, &[]);
+        assert_eq!(out.status.code(), Some(1), "git {in_git}:\n{}", text(&out));
+        assert_eq!(
+            read(elsewhere.path(), "main.tf"),
+            before,
+            "wrote through the link"
+        );
+    }
+}
