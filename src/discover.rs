@@ -207,17 +207,21 @@ pub fn walk<T: Send>(
         if let Some(bar) = progress {
             bar.inc(1);
         }
-        let Some(kind) = FileKind::of(&path) else {
-            return;
-        };
-        // A link inside the tree stands for its target: read (and later
-        // write) the real path, once. A link out of it is handed on as it is,
-        // and the plan refuses it by name.
         let full = if path.is_absolute() {
             path.clone()
         } else {
             cwd.join(&path)
         };
+        // A linked folder reaches here only when it leads out of the tree:
+        // handed on like a file, so the plan refuses it by name.
+        let Some(kind) =
+            FileKind::of(&path).or_else(|| is_folder_link(&full).then_some(FileKind::Terraform))
+        else {
+            return;
+        };
+        // A link inside the tree stands for its target: read (and later
+        // write) the real path, once. A link out of it is handed on as it is,
+        // and the plan refuses it by name.
         let path = match through_symlink(&full, &base) {
             Link::Target(real) if path.is_absolute() => cwd.join(real),
             Link::Target(real) => real,
@@ -248,7 +252,7 @@ pub fn walk<T: Send>(
     // Where git cannot list a work tree, .gitignore could hide a tracked
     // file: read everything there rather than miss one.
     walk_tree(&walked, cwd, selection, !git_failed, &consider);
-    let files: Vec<PathBuf> = listed
+    let (linked, files): (Vec<PathBuf>, Vec<PathBuf>) = listed
         .iter()
         .flat_map(|(root, files)| {
             files
@@ -256,7 +260,11 @@ pub fn walk<T: Send>(
                 .filter(|f| within_selection(root, f, cwd, selection))
                 .map(|f| root.join(f))
         })
-        .collect();
+        .partition(|f| is_folder_link(&cwd.join(f)) && leads_inside(&cwd.join(f), &base));
+    // Git lists a linked folder as one entry: one inside the tree is walked
+    // (its files resolve to their real paths, read once), one out of it is
+    // handed on to be refused.
+    walk_tree(&linked, cwd, selection, true, &consider);
     in_parallel(files, &consider);
     let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -281,11 +289,15 @@ fn walk_tree(
     }
     let pruned = selection.clone();
     let base = cwd.to_path_buf();
+    let real_base = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+    let real_base = &real_base;
     builder
         .standard_filters(honour_ignore_files)
         .hidden(false)
         .require_git(false)
-        .follow_links(false)
+        // Linked folders are followed (the walker stops at loops); one that
+        // leads out of the tree is not entered but handed on, to be refused.
+        .follow_links(true)
         .max_depth(selection.max_depth)
         .filter_entry(move |entry| {
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
@@ -296,11 +308,15 @@ fn walk_tree(
         });
     builder.build_parallel().run(|| {
         Box::new(move |entry| {
-            if let Ok(entry) = entry
-                && entry
-                    .file_type()
-                    .is_some_and(|t| t.is_file() || t.is_symlink())
-            {
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            if is_dir && entry.path_is_symlink() && !leads_inside(entry.path(), real_base) {
+                consider(entry.into_path());
+                return WalkState::Skip;
+            }
+            if !is_dir {
                 consider(entry.into_path());
             }
             WalkState::Continue
@@ -382,7 +398,14 @@ pub enum Link {
 /// Follows `path` when it is a symbolic link (`base`: the canonical folder
 /// tflock runs in).
 pub fn through_symlink(path: &Path, base: &Path) -> Link {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    // The file itself, or a folder on its way that sits inside the tree (the
+    // folders above the tree are the user's business).
+    let is_link = path.ancestors().any(|p| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+            && p.parent()
+                .and_then(|parent| parent.canonicalize().ok())
+                .is_some_and(|parent| parent.starts_with(base))
+    });
     if !is_link {
         return Link::None;
     }
@@ -393,6 +416,16 @@ pub fn through_symlink(path: &Path, base: &Path) -> Link {
         Ok(relative) if real.is_file() => Link::Target(relative.to_path_buf()),
         _ => Link::Outside(Some(real)),
     }
+}
+
+/// Whether `path` is a symbolic link to a folder.
+fn is_folder_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) && path.is_dir()
+}
+
+/// Whether `path` resolves to somewhere below `base` (canonical).
+fn leads_inside(path: &Path, base: &Path) -> bool {
+    path.canonicalize().is_ok_and(|real| real.starts_with(base))
 }
 
 /// Whether bytes read from a candidate may hold a backend worth parsing.

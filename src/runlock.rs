@@ -72,10 +72,15 @@ pub enum RunLockError {
         holder: Option<Holder>,
         waited: Duration,
     },
-    #[error("{}: cannot take the run lock: {source}", .path.display())]
+    // The cause is in the message, not a `source`: printed once, not twice.
+    #[error(
+        "{}: cannot take the run lock: {cause}; nothing was written. The run lock must be \
+         creatable by whoever runs tflock (check the folder's permissions)",
+        .path.display()
+    )]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -105,9 +110,9 @@ pub fn lock_path(anchor: &Path) -> PathBuf {
 impl RunLock {
     /// Takes the lock at `path`, waiting up to `wait` for a run that holds it.
     pub fn acquire(path: &Path, command: &str, wait: Duration) -> Result<RunLock, RunLockError> {
-        let io = |source| RunLockError::Io {
+        let io = |cause| RunLockError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let started = Instant::now();
         loop {

@@ -218,11 +218,26 @@ pub async fn check(
                 DeletionOutcome::Changed => {
                     "changed since read: left (a client wrote it meanwhile)".to_string()
                 }
-                DeletionOutcome::Failed { reason } => format!("failed: {reason}"),
+                DeletionOutcome::Failed { reason } => format!(
+                    "{CLEAN_FAILED}{reason}; left in place: rerun `tflock status --clean-digests`"
+                ),
             });
         }
     }
     checks
+}
+
+/// How `cleaned` starts when a delete `--clean-digests` attempted failed.
+const CLEAN_FAILED: &str = "failed: ";
+
+/// Whether `--clean-digests` failed to delete an item it set out to delete: the
+/// run must then not exit 0.
+pub fn clean_failed(checks: &[DigestCheck]) -> bool {
+    checks.iter().any(|c| {
+        c.cleaned
+            .as_deref()
+            .is_some_and(|w| w.starts_with(CLEAN_FAILED))
+    })
 }
 
 fn lock_word(status: &crate::verify::LockStatus) -> String {

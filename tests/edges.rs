@@ -491,3 +491,245 @@ fn a_symlink_out_of_the_tree_is_refused_at_plan_time() {
         "wrote through the link"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The repository's run lock (`.git/tflock-run.lock`, issue 10 item 6): its
+// faults. A live holder and a holder killed mid-run: tests/ops.rs.
+// ---------------------------------------------------------------------------
+
+/// `args` run as `nobody` where we are root (root writes anywhere), else as we
+/// are; None (and the test says so) when root cannot drop to nobody. The tree
+/// must then be reachable by nobody.
+fn unprivileged(test: &str, dir: &Path, args: &[&str]) -> Option<std::process::Output> {
+    use std::os::unix::fs::PermissionsExt;
+    if !running_as_root() {
+        return Some(tflock(dir, args));
+    }
+    let Some(setpriv) = common::on_path("setpriv") else {
+        common::unavailable(test, "running as root and setpriv(1) is not installed");
+        return None;
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(common::tflock_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Some(out)
+}
+
+#[test]
+fn a_run_lock_that_cannot_be_created_refuses_by_name_and_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let test = "a_run_lock_that_cannot_be_created_refuses_by_name_and_writes_nothing";
+    let dir = tree(&[("app/main.tf", &fmt_backend("app.tfstate"))]);
+    let git = dir.path().join(".git");
+    std::fs::create_dir(&git).unwrap();
+    // Everything but the git directory is writable by whoever runs tflock.
+    for writable in [dir.path().to_path_buf(), dir.path().join("app")] {
+        std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(
+        dir.path().join("app/main.tf"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let outside = tempfile::TempDir::new().unwrap();
+    std::fs::set_permissions(outside.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let rb = outside.path().join("rb.json");
+    let before = read_tree(dir.path());
+    let args = [
+        "apply",
+        "--auto-approve",
+        "--skip-lock-check",
+        "--rollback-file",
+        rb.to_str().unwrap(),
+    ];
+    let Some(out) = unprivileged(test, dir.path(), &args) else {
+        return;
+    };
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        said.contains(".git/tflock-run.lock: cannot take the run lock: Permission denied")
+            && said.contains("nothing was written")
+            && said.matches("Permission denied").count() == 1,
+        "{said}"
+    );
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(read_tree(dir.path()), before, "a refused apply wrote");
+    assert!(!rb.exists(), "a refused apply wrote its rollback file");
+}
+
+#[test]
+fn a_stale_run_lock_file_without_a_holder_does_not_block() {
+    let stale_holders: [&[u8]; 3] = [
+        // A run that was killed: its record stays, its lock went with it.
+        br#"{"pid":999999,"host":"gone","command":"tflock apply","since":"2020-01-01T00:00:00Z"}"#,
+        b"",
+        b"\x00\xffnot json\n",
+    ];
+    for stale in stale_holders {
+        let dir = tree(&[("app/main.tf", &fmt_backend("app.tfstate"))]);
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        let lock = dir.path().join(".git/tflock-run.lock");
+        std::fs::write(&lock, stale).unwrap();
+        let outside = tempfile::TempDir::new().unwrap();
+        let rb = outside.path().join("rb.json");
+        let out = apply_offline(dir.path(), &rb, &[]);
+        assert_eq!(out.status.code(), Some(0), "{stale:?}:\n{}", text(&out));
+        assert!(read(dir.path(), "app/main.tf").contains("use_lockfile"));
+        assert!(!lock.exists(), "{stale:?}: the run left its lock file");
+        // And rollback, which takes the same lock, after a stale file again.
+        std::fs::write(&lock, stale).unwrap();
+        let back = tflock(
+            dir.path(),
+            &[
+                "rollback",
+                "--auto-approve",
+                "--files-only",
+                rb.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(back.status.code(), Some(0), "{stale:?}:\n{}", text(&back));
+        assert_eq!(read(dir.path(), "app/main.tf"), fmt_backend("app.tfstate"));
+        assert!(!lock.exists(), "{stale:?}: rollback left its lock file");
+    }
+}
+
+/// A tree with `real/main.tf`, a linked folder `link -> real` and a loop
+/// `real/loop -> ..`; in a git work tree (git records the links) or not.
+fn linked_folder_tree(in_git: bool) -> tempfile::TempDir {
+    let dir = tree(&[("real/main.tf", &fmt_backend("real.tfstate"))]);
+    std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("real/loop")).unwrap();
+    if in_git {
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        };
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ]);
+    }
+    dir
+}
+
+#[test]
+fn a_symlinked_folder_inside_the_tree_is_followed_and_its_files_written_once() {
+    for in_git in [false, true] {
+        let dir = linked_folder_tree(in_git);
+        for args in [
+            vec!["plan", "--offline"],
+            vec!["plan", "--offline", "link"],
+            vec!["plan", "--offline", "link/main.tf"],
+        ] {
+            let out = tflock(dir.path(), &args);
+            let shown = stdout(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "git {in_git}, {args:?}:\n{}",
+                text(&out)
+            );
+            assert_eq!(
+                shown.matches("-> migrate").count(),
+                1,
+                "git {in_git}, {args:?}: planned other than once:\n{shown}"
+            );
+            assert!(
+                shown.contains("real/main.tf:2")
+                    && !shown.contains("link/")
+                    && !shown.contains("loop/"),
+                "git {in_git}, {args:?}:\n{shown}"
+            );
+        }
+        let outside = tempfile::TempDir::new().unwrap();
+        let rb = outside.path().join("rb.json");
+        let out = apply_offline(dir.path(), &rb, &[]);
+        assert_eq!(out.status.code(), Some(0), "git {in_git}:\n{}", text(&out));
+        assert!(stdout(&out).contains("1 file changed"), "{}", text(&out));
+        assert!(read(dir.path(), "real/main.tf").contains("use_lockfile"));
+        for link in ["link", "real/loop"] {
+            let meta = std::fs::symlink_metadata(dir.path().join(link)).unwrap();
+            assert!(meta.file_type().is_symlink(), "{link} was replaced");
+        }
+        // A second plan has nothing left to do, and rollback restores.
+        let again = tflock(dir.path(), &["plan", "--offline"]);
+        assert!(!stdout(&again).contains("-> migrate"), "{}", text(&again));
+        let back = tflock(
+            dir.path(),
+            &[
+                "rollback",
+                "--auto-approve",
+                "--files-only",
+                rb.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+        assert_eq!(
+            read(dir.path(), "real/main.tf"),
+            fmt_backend("real.tfstate")
+        );
+    }
+}
+
+#[test]
+fn a_symlinked_folder_out_of_the_tree_is_refused_at_plan_time_by_name() {
+    let elsewhere = tree(&[("main.tf", &fmt_backend("out.tfstate"))]);
+    for in_git in [false, true] {
+        let dir = linked_folder_tree(in_git);
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("app")).unwrap();
+        if in_git {
+            let out = std::process::Command::new("git")
+                .args(["add", "app"])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        let before = read(elsewhere.path(), "main.tf");
+        for args in [vec!["plan", "--offline"], vec!["plan", "--offline", "app"]] {
+            let out = tflock(dir.path(), &args);
+            let said = stderr(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "git {in_git}, {args:?}:\n{}",
+                text(&out)
+            );
+            assert!(
+                said.contains("app") && said.contains("outside the current directory"),
+                "git {in_git}, {args:?}:\n{}",
+                text(&out)
+            );
+        }
+        let outside = tempfile::TempDir::new().unwrap();
+        let rb = outside.path().join("rb.json");
+        let out = apply_offline(dir.path(), &rb, &[]);
+        assert_eq!(out.status.code(), Some(1), "git {in_git}:\n{}", text(&out));
+        assert_eq!(
+            read(elsewhere.path(), "main.tf"),
+            before,
+            "wrote through the link"
+        );
+    }
+}

@@ -955,6 +955,9 @@ fn hold_locks_names_the_locks_it_could_not_release() {
     let item_drop = with("drop", &["--op", "DeleteItem"]);
     let lockfile_503 = with("status503", &lockfile_delete);
     let lockfile_slowdown = with("throttle", &lockfile_delete);
+    let item_throttle = with("throttle", &["--op", "DeleteItem"]);
+    let lockfile_500 = with("status500", &lockfile_delete);
+    let lockfile_drop = with("drop", &lockfile_delete);
     // (fault, op, path filter, the message naming the lock, which lock remains)
     let release = |tag: &'static str,
                    fault: Vec<&'static str>,
@@ -1036,6 +1039,86 @@ fn hold_locks_names_the_locks_it_could_not_release() {
                 "SlowDown",
             ),
         ),
+        case(
+            "throttle DeleteItem",
+            release(
+                "rthritem",
+                item_throttle,
+                "DeleteItem",
+                "",
+                "DynamoDB lock",
+                "ThrottlingException",
+            ),
+        ),
+        case(
+            "500 lockfile delete",
+            release(
+                "r500lf",
+                lockfile_500,
+                "DeleteObject",
+                ".tflock?",
+                "S3 lockfile",
+                "InternalError",
+            ),
+        ),
+        case(
+            "drop lockfile delete",
+            release(
+                "rdroplf",
+                lockfile_drop,
+                "DeleteObject",
+                ".tflock?",
+                "S3 lockfile",
+                "cannot reach AWS",
+            ),
+        ),
+    ]);
+}
+
+/// A release whose answer came after `--aws-timeout`: AWS did delete the lock.
+/// tflock must not report a lock as still held that is gone (someone would go
+/// and force-unlock a lock that is no one's), nor one as released that is not.
+#[test]
+fn hold_locks_a_release_answered_too_late_is_reported_as_it_is() {
+    let Some(moto) = moto("hold_locks_a_release_answered_too_late_is_reported_as_it_is") else {
+        return;
+    };
+    let m = &moto;
+    let slow_item: Vec<&str> = vec!["slow", "--op", "DeleteItem", "--delay", SLOW_DELAY];
+    let slow_lockfile: Vec<&str> = [
+        &["slow", "--op", "DeleteObject"][..],
+        LOCKFILE,
+        &["--delay", SLOW_DELAY],
+    ]
+    .concat();
+    let scenario = |tag: &'static str, fault: Vec<&'static str>, op: &'static str, path_has| {
+        move || {
+            let context = format!("late release answer {fault:?}");
+            let store = Store::new(m, tag);
+            let before = store.create(&[KEY]);
+            let dir = tree(&store);
+            let proxy = Proxy::start(&fault, Some(&m.url));
+            let (run, wrote) = hold_locks(dir.path(), &proxy, SHORT_TIMEOUT, &context);
+            proxy.counts().assert(op, path_has, 1, 1, &context);
+            store.assert_nothing_locked_by_tflock(&context);
+            store.assert_unchanged(&before, &context);
+            assert!(wrote, "{context}: no rollback file");
+            assert_migrated(dir.path(), "app/main.tf");
+            run.assert_lacks("could not release")
+                .assert_lacks("still held")
+                .assert_code(0)
+                .assert_contains("Held 1 state lock(s) while writing; released.");
+        }
+    };
+    parallel(vec![
+        case(
+            "DeleteItem answered late",
+            scenario("zdelitem", slow_item, "DeleteItem", ""),
+        ),
+        case(
+            "lockfile delete answered late",
+            scenario("zdellf", slow_lockfile, "DeleteObject", ".tflock?"),
+        ),
     ]);
 }
 
@@ -1105,7 +1188,12 @@ const NEW_STATE: &str = "{\n  \"version\": 4,\n  \"serial\": 9,\n  \"lineage\": 
 /// Migrated (directly against moto), then Terraform wrote a new state on
 /// lockfiles: the digest is stale and rollback has one item to repair.
 fn migrated<'a>(m: &'a Moto, tag: &str) -> (Store<'a>, TempDir, String) {
-    let store = Store::new(m, tag);
+    migrated_in(m, tag, common::aws::REGION)
+}
+
+/// [`migrated`] in `region`.
+fn migrated_in<'a>(m: &'a Moto, tag: &str, region: &'static str) -> (Store<'a>, TempDir, String) {
+    let store = Store::in_region(m, tag, region);
     store.create(&[KEY]);
     let dir = tree(&store);
     tflock(
@@ -1217,6 +1305,591 @@ fn rollback_retries_transient_faults_and_fails_closed_on_lasting_ones() {
                 .assert_code(0)
                 .assert_contains("1 digest item repaired");
             assert_ne!(digest(&store), stale, "digest not repaired by the rerun");
+        }),
+    ]);
+}
+
+// ---------------------------------------------------------------------------
+// apply (replace): deleting the digest items once the files are written
+// ---------------------------------------------------------------------------
+
+/// How a digest delete under a fault must end.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum DeleteEnd {
+    /// The item is gone, and the rollback file says apply deleted it (so
+    /// rollback writes it again).
+    Deleted,
+    /// The item is still there with the value read, the rollback file does not
+    /// claim it, and the message says it was not deleted and what to run.
+    Left,
+}
+
+/// A replace apply (no `--keep-digests`) whose DynamoDB DeleteItem of the digest
+/// meets `fault`: the files are written either way (the lock checks passed and
+/// the delete comes after the write), and tflock says what it did with the
+/// digest, records only a delete that happened, and a rollback afterwards leaves
+/// the state readable the way Terraform on DynamoDB reads it.
+fn digest_delete_fault(
+    moto: &Moto,
+    tag: &str,
+    fault: &[&str],
+    timeout: &str,
+    (seen, faulted): (usize, usize),
+    end: DeleteEnd,
+    reasons: &[&str],
+) {
+    let context = format!("digest delete, {fault:?}");
+    let store = Store::new(moto, tag);
+    let before = store.create(&[KEY]);
+    let read = store
+        .digest_in(&before, KEY)
+        .expect("the fixture has a digest item");
+    let dir = tree(&store);
+    let files = read_tree(dir.path());
+    let outside = TempDir::new().unwrap();
+    let rb = outside.path().join("rb.json");
+    let proxy = Proxy::start(fault, Some(&moto.url));
+    let run = tflock(
+        dir.path(),
+        &proxy.url(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--rollback-file",
+            rb.to_str().unwrap(),
+            "--aws-timeout",
+            timeout,
+        ],
+        &context,
+    );
+    run.assert_code(0)
+        .assert_contains("Apply complete! 1 file changed.")
+        .assert_lacks("changed since tflock read it");
+    proxy
+        .counts()
+        .assert("DeleteItem", "", seen, faulted, &context);
+    assert_migrated(dir.path(), "app/main.tf");
+    let recorded: Value = serde_json::from_str(&std::fs::read_to_string(&rb).unwrap()).unwrap();
+    let recorded = recorded["backends"][0]["states"][0]["digest_deleted"].clone();
+    let now = store.digest_in(&store.snapshot(), KEY);
+    match end {
+        DeleteEnd::Deleted => {
+            run.assert_contains("Deleted 1 of 1 DynamoDB digest item(s)")
+                .assert_lacks("not deleted");
+            assert_eq!(now, None, "{context}: the digest item is still there");
+            assert_eq!(
+                recorded,
+                Value::String(read.clone()),
+                "{context}: not recorded"
+            );
+        }
+        DeleteEnd::Left => {
+            run.assert_contains("Deleted 0 of 1 DynamoDB digest item(s)")
+                .assert_contains(&format!(
+                    "digest {} in table {}: not deleted",
+                    store.digest_id(KEY),
+                    store.table
+                ))
+                .assert_contains("tflock status --clean-digests");
+            assert_eq!(
+                now,
+                Some(read.clone()),
+                "{context}: the digest item changed"
+            );
+            assert_eq!(recorded, Value::Null, "{context}: recorded as deleted");
+        }
+    }
+    for reason in reasons {
+        run.assert_contains(reason);
+    }
+    // Whatever happened, rollback (no fault) puts everything back the way
+    // Terraform on DynamoDB locking reads it.
+    tflock(
+        dir.path(),
+        &moto.url,
+        &["rollback", rb.to_str().unwrap(), "--auto-approve"],
+        &format!("{context}: rollback"),
+    )
+    .assert_code(0)
+    .assert_contains("Rollback complete!");
+    assert_eq!(read_tree(dir.path()), files, "{context}: not restored");
+    let terraform = store.terraform_read(KEY);
+    assert_eq!(terraform["ok"], true, "{context}: {terraform:#}");
+}
+
+#[test]
+fn apply_digest_deletes_retry_transient_faults_and_report_lasting_ones() {
+    let Some(moto) = moto("apply_digest_deletes_retry_transient_faults_and_report_lasting_ones")
+    else {
+        return;
+    };
+    let m = &moto;
+    let once = |mode: &'static str| -> Vec<&'static str> {
+        vec![mode, "--op", "DeleteItem", "--first", "1"]
+    };
+    let always = |mode: &'static str| -> Vec<&'static str> { vec![mode, "--op", "DeleteItem"] };
+    let transient = |tag: &'static str, fault: Vec<&'static str>| {
+        move || {
+            digest_delete_fault(
+                m,
+                tag,
+                &fault,
+                RETRY_TIMEOUT,
+                (2, 1),
+                DeleteEnd::Deleted,
+                &[],
+            )
+        }
+    };
+    let lasting = |tag: &'static str, fault: Vec<&'static str>, why: &'static str| {
+        move || {
+            digest_delete_fault(
+                m,
+                tag,
+                &fault,
+                RETRY_TIMEOUT,
+                (SDK_ATTEMPTS, SDK_ATTEMPTS),
+                DeleteEnd::Left,
+                &[why],
+            )
+        }
+    };
+    parallel(vec![
+        case("transient 500", transient("dd500t", once("status500"))),
+        case("transient 503", transient("dd503t", once("status503"))),
+        case("transient throttle", transient("ddthrt", once("throttle"))),
+        case("transient drop", transient("dddropt", once("drop"))),
+        case(
+            "lasting 500",
+            lasting("dd500p", always("status500"), "InternalServerError"),
+        ),
+        case(
+            "lasting 503",
+            lasting("dd503p", always("status503"), "ServiceUnavailable"),
+        ),
+        case(
+            "lasting throttle",
+            lasting("ddthrp", always("throttle"), "ThrottlingException"),
+        ),
+        case(
+            "lasting drop",
+            lasting("dddropp", always("drop"), "cannot reach AWS"),
+        ),
+    ]);
+}
+
+/// The delete reached DynamoDB but its answer was lost (dropped, or later than
+/// `--aws-timeout`): the item is gone, so tflock must count it as deleted and
+/// record it (else rollback would not write it again), and must not blame a
+/// client still on DynamoDB locking for the retry that met its own success.
+#[test]
+fn apply_digest_delete_whose_answer_was_lost_counts_as_deleted() {
+    let Some(moto) = moto("apply_digest_delete_whose_answer_was_lost_counts_as_deleted") else {
+        return;
+    };
+    let m = &moto;
+    parallel(vec![
+        case("answer dropped", move || {
+            digest_delete_fault(
+                m,
+                "ddlost",
+                &[
+                    "drop",
+                    "--op",
+                    "DeleteItem",
+                    "--forward-first",
+                    "--first",
+                    "1",
+                ],
+                RETRY_TIMEOUT,
+                (2, 1),
+                DeleteEnd::Deleted,
+                &[],
+            )
+        }),
+        case("answer too late", move || {
+            digest_delete_fault(
+                m,
+                "ddslow",
+                &["slow", "--op", "DeleteItem", "--delay", SLOW_DELAY],
+                SHORT_TIMEOUT,
+                (1, 1),
+                DeleteEnd::Deleted,
+                &[],
+            )
+        }),
+    ]);
+}
+
+// ---------------------------------------------------------------------------
+// status --clean-digests: deleting stale digest items
+// ---------------------------------------------------------------------------
+
+/// The region of the `--clean-digests` cases, used by no other test.
+const CLEAN_REGION: &str = "ap-southeast-2";
+
+/// `status --clean-digests` on a migrated state whose digest went stale, with
+/// `fault` on its DynamoDB DeleteItem. `deleted`: the item must be gone and
+/// reported "deleted" (exit 0); else it must be there as it was, reported as
+/// failed with the reason and what to run, and the run must exit 1.
+fn clean_digests_fault(
+    moto: &Moto,
+    tag: &str,
+    fault: &[&str],
+    timeout: &str,
+    (seen, faulted): (usize, usize),
+    deleted: bool,
+    reasons: &[&str],
+) {
+    let context = format!("--clean-digests, {fault:?}");
+    // status scans every lock table of the account's region: a region of its
+    // own keeps that to this test's tables (the emulator is shared).
+    let (store, dir, _) = migrated_in(moto, tag, CLEAN_REGION);
+    let stale = digest(&store);
+    assert!(stale.is_string(), "{context}: no stale digest to clean");
+    let proxy = Proxy::start(fault, Some(&moto.url));
+    let run = tflock(
+        dir.path(),
+        &proxy.url(),
+        &[
+            "status",
+            "--format",
+            "json",
+            "--rollback-file",
+            "rb.json",
+            "--clean-digests",
+            "--aws-timeout",
+            timeout,
+        ],
+        &context,
+    );
+    proxy
+        .counts()
+        .assert("DeleteItem", "", seen, faulted, &context);
+    let doc: Value = serde_json::from_slice(&run.out.stdout)
+        .unwrap_or_else(|e| panic!("{context}: not JSON ({e}):\n{}", run.text()));
+    let row = doc["digests"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["table"] == store.table.as_str()))
+        .unwrap_or_else(|| panic!("{context}: no digest row:\n{doc:#}"))
+        .clone();
+    let cleaned = row["cleaned"].as_str().unwrap_or_default().to_string();
+    if deleted {
+        run.assert_code(0);
+        assert_eq!(cleaned, "deleted", "{context}: {row:#}");
+        assert_eq!(digest(&store), Value::Null, "{context}: still there");
+    } else {
+        assert_eq!(
+            run.code(),
+            1,
+            "{context}: a failed clean exits 0:\n{}",
+            run.text()
+        );
+        assert!(
+            cleaned.starts_with("failed: ") && cleaned.contains("tflock status --clean-digests"),
+            "{context}: {row:#}"
+        );
+        for reason in reasons {
+            assert!(
+                cleaned.contains(reason),
+                "{context}: no {reason:?}: {row:#}"
+            );
+        }
+        assert_eq!(digest(&store), stale, "{context}: the digest item changed");
+        // Once the fault is gone, the same command finishes the job.
+        tflock(
+            dir.path(),
+            &moto.url,
+            &["status", "--rollback-file", "rb.json", "--clean-digests"],
+            &format!("{context}: rerun"),
+        )
+        .assert_code(0);
+        assert_eq!(digest(&store), Value::Null, "{context}: rerun left it");
+    }
+    assert_eq!(
+        store.terraform_read(KEY)["ok"],
+        true,
+        "{context}: unreadable"
+    );
+}
+
+#[test]
+fn clean_digests_fails_closed_under_every_fault_and_says_so() {
+    let Some(moto) = moto("clean_digests_fails_closed_under_every_fault_and_says_so") else {
+        return;
+    };
+    let m = &moto;
+    let once = |mode: &'static str| -> Vec<&'static str> {
+        vec![mode, "--op", "DeleteItem", "--first", "1"]
+    };
+    let always = |mode: &'static str| -> Vec<&'static str> { vec![mode, "--op", "DeleteItem"] };
+    let transient = |tag: &'static str, fault: Vec<&'static str>| {
+        move || clean_digests_fault(m, tag, &fault, RETRY_TIMEOUT, (2, 1), true, &[])
+    };
+    let lasting = |tag: &'static str, fault: Vec<&'static str>, why: &'static str| {
+        move || {
+            clean_digests_fault(
+                m,
+                tag,
+                &fault,
+                RETRY_TIMEOUT,
+                (SDK_ATTEMPTS, SDK_ATTEMPTS),
+                false,
+                &[why],
+            )
+        }
+    };
+    parallel(vec![
+        case("transient 500", transient("cd500t", once("status500"))),
+        case("transient throttle", transient("cdthrt", once("throttle"))),
+        case(
+            "lasting 500",
+            lasting("cd500p", always("status500"), "InternalServerError"),
+        ),
+        case(
+            "lasting 503",
+            lasting("cd503p", always("status503"), "ServiceUnavailable"),
+        ),
+        case(
+            "lasting throttle",
+            lasting("cdthrp", always("throttle"), "ThrottlingException"),
+        ),
+        case(
+            "lasting drop",
+            lasting("cddropp", always("drop"), "cannot reach AWS"),
+        ),
+        // The delete happened, its answer was lost: deleted, not "changed".
+        case("answer dropped", move || {
+            clean_digests_fault(
+                m,
+                "cdlost",
+                &[
+                    "drop",
+                    "--op",
+                    "DeleteItem",
+                    "--forward-first",
+                    "--first",
+                    "1",
+                ],
+                RETRY_TIMEOUT,
+                (2, 1),
+                true,
+                &[],
+            )
+        }),
+        case("answer too late", move || {
+            clean_digests_fault(
+                m,
+                "cdslow",
+                &["slow", "--op", "DeleteItem", "--delay", SLOW_DELAY],
+                SHORT_TIMEOUT,
+                (1, 1),
+                true,
+                &[],
+            )
+        }),
+    ]);
+}
+
+// ---------------------------------------------------------------------------
+// rollback: writing the digest items again, under every fault
+// ---------------------------------------------------------------------------
+
+/// Migrated by a replace that deleted the digest item (recorded in `rb.json`):
+/// rollback must write it again.
+fn migrated_deleting_digests<'a>(m: &'a Moto, tag: &str) -> (Store<'a>, TempDir) {
+    let store = Store::new(m, tag);
+    store.create(&[KEY]);
+    let dir = tree(&store);
+    tflock(
+        dir.path(),
+        &m.url,
+        &["apply", "--auto-approve", "--rollback-file", "rb.json"],
+        "setup",
+    )
+    .assert_code(0)
+    .assert_contains("Deleted 1 of 1");
+    assert_eq!(digest(&store), Value::Null, "setup: digest not deleted");
+    (store, dir)
+}
+
+/// A rollback whose digest PutItem meets `fault`. `written`: the write must end
+/// done and rollback complete (exit 0); else rollback exits 1 after restoring
+/// the files, names the item and says to rerun, and the rerun (no fault)
+/// finishes. Either way Terraform on DynamoDB locking reads the state after.
+fn rollback_digest_fault(
+    moto: &Moto,
+    tag: &str,
+    deleted_by_apply: bool,
+    (fault, timeout): (&[&str], &str),
+    (seen, faulted): (usize, usize),
+    written: bool,
+    reasons: &[&str],
+) {
+    let context =
+        format!("rollback digest write, {fault:?} (deleted by apply: {deleted_by_apply})");
+    let (store, dir) = if deleted_by_apply {
+        migrated_deleting_digests(moto, tag)
+    } else {
+        let (store, dir, _) = migrated(moto, tag);
+        (store, dir)
+    };
+    if !deleted_by_apply {
+        assert_ne!(
+            store.terraform_read(KEY)["ok"],
+            true,
+            "{context}: readable before"
+        );
+    }
+    let proxy = Proxy::start(fault, Some(&moto.url));
+    let run = tflock(
+        dir.path(),
+        &proxy.url(),
+        &[
+            "rollback",
+            "rb.json",
+            "--auto-approve",
+            "--aws-timeout",
+            timeout,
+        ],
+        &context,
+    );
+    proxy
+        .counts()
+        .assert("PutItem", "", seen, faulted, &context);
+    // The files are restored before any digest is written.
+    assert!(
+        read(dir.path(), "app/main.tf").contains("dynamodb_table"),
+        "{context}: files not restored:\n{}",
+        run.text()
+    );
+    if written {
+        run.assert_code(0)
+            .assert_contains("Rollback complete! 1 file restored, 1 digest item repaired.");
+    } else {
+        run.assert_code(1)
+            .assert_contains(&format!(
+                "cannot repair digest {} in {}",
+                store.digest_id(KEY),
+                store.table
+            ))
+            .assert_contains(
+                "The files were restored; rerun `tflock rollback` to retry the digests.",
+            )
+            .assert_lacks("Rollback complete");
+        for reason in reasons {
+            run.assert_contains(reason);
+        }
+        tflock(
+            dir.path(),
+            &moto.url,
+            &["rollback", "rb.json", "--auto-approve"],
+            &format!("{context}: rerun"),
+        )
+        .assert_code(0)
+        .assert_lacks("cannot repair");
+    }
+    assert!(digest(&store).is_string(), "{context}: no digest item");
+    let terraform = store.terraform_read(KEY);
+    assert_eq!(terraform["ok"], true, "{context}: {terraform:#}");
+}
+
+#[test]
+fn rollback_digest_writes_fail_closed_under_every_fault_and_a_rerun_finishes() {
+    let Some(moto) =
+        moto("rollback_digest_writes_fail_closed_under_every_fault_and_a_rerun_finishes")
+    else {
+        return;
+    };
+    let m = &moto;
+    let always = |mode: &'static str| -> Vec<&'static str> { vec![mode, "--op", "PutItem"] };
+    let lasting =
+        |tag: &'static str, deleted: bool, fault: Vec<&'static str>, why: &'static str| {
+            move || {
+                rollback_digest_fault(
+                    m,
+                    tag,
+                    deleted,
+                    (&fault, RETRY_TIMEOUT),
+                    (SDK_ATTEMPTS, SDK_ATTEMPTS),
+                    false,
+                    &[why],
+                )
+            }
+        };
+    let lost = vec!["drop", "--op", "PutItem", "--forward-first", "--first", "1"];
+    let lost2 = lost.clone();
+    parallel(vec![
+        case(
+            "lasting 500, stale digest",
+            lasting("rd500p", false, always("status500"), "InternalServerError"),
+        ),
+        case(
+            "lasting 503, deleted digest",
+            lasting("rd503d", true, always("status503"), "ServiceUnavailable"),
+        ),
+        case(
+            "lasting throttle, deleted digest",
+            lasting("rdthrd", true, always("throttle"), "ThrottlingException"),
+        ),
+        case(
+            "lasting drop, stale digest",
+            lasting("rddropp", false, always("drop"), "cannot reach AWS"),
+        ),
+        case("transient 503, deleted digest", move || {
+            rollback_digest_fault(
+                m,
+                "rd503t",
+                true,
+                (
+                    &["status503", "--op", "PutItem", "--first", "1"],
+                    RETRY_TIMEOUT,
+                ),
+                (2, 1),
+                true,
+                &[],
+            )
+        }),
+        // The write landed, its answer was lost: the SDK's retry writes the same
+        // digest again (a put is idempotent).
+        case("answer dropped, stale digest", move || {
+            rollback_digest_fault(
+                m,
+                "rdlosts",
+                false,
+                (&lost, RETRY_TIMEOUT),
+                (2, 1),
+                true,
+                &[],
+            )
+        }),
+        case("answer dropped, deleted digest", move || {
+            rollback_digest_fault(
+                m,
+                "rdlostd",
+                true,
+                (&lost2, RETRY_TIMEOUT),
+                (2, 1),
+                true,
+                &[],
+            )
+        }),
+        // Too late: tflock cannot know it landed, so it says to rerun; the rerun
+        // finds the digest right and has nothing left to write.
+        case("answer too late, deleted digest", move || {
+            rollback_digest_fault(
+                m,
+                "rdslowd",
+                true,
+                (
+                    &["slow", "--op", "PutItem", "--delay", SLOW_DELAY],
+                    SHORT_TIMEOUT,
+                ),
+                (1, 1),
+                false,
+                // The SDK's own timeout or tflock's bound, whichever fires first.
+                &[],
+            )
         }),
     ]);
 }

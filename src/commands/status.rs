@@ -41,8 +41,11 @@ pub fn run(config: &Config, cwd: &Path, io: &mut dyn Io, session: &Session) -> R
         Format::Json => status::render_json(&out.report),
         Format::Markdown => crate::report::status_markdown::render(&out.report),
     })?;
+    // A digest `--clean-digests` could not delete fails the run: it is left in place.
     Ok(Exit::failed_if(
-        !repo.problems.is_empty() || !out.errors.is_empty(),
+        !repo.problems.is_empty()
+            || !out.errors.is_empty()
+            || crate::tripwire::clean_failed(&out.report.digests),
     ))
 }
 

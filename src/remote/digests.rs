@@ -206,9 +206,46 @@ pub async fn delete_digests(
             },
             Err(timeout) => DeletionOutcome::Failed { reason: timeout },
         };
+        let outcome = match outcome {
+            DeletionOutcome::Deleted => outcome,
+            unsure => read_back(ctx, d, unsure).await,
+        };
         out.push((d.clone(), outcome));
     }
     out
+}
+
+/// A delete that did not answer "deleted" may still have happened: a retry
+/// meets its own first attempt's success (the condition then fails on a missing
+/// item), or the answer came too late. The item as it is now decides: gone is
+/// deleted (rollback must write it again), the value read still there is the
+/// failure as reported, another value is a change by someone else.
+async fn read_back(ctx: &Context, d: &DigestDeletion, outcome: DeletionOutcome) -> DeletionOutcome {
+    let clients = ctx.clients(&d.client).await;
+    let get = clients
+        .dynamodb
+        .get_item()
+        .table_name(&d.table)
+        .key("LockID", AttributeValue::S(d.digest_id.clone()))
+        .consistent_read(true)
+        .send();
+    match ctx.call(get).await {
+        Ok(item) => match item
+            .item()
+            .and_then(|i| i.get("Digest"))
+            .and_then(|v| v.as_s().ok())
+        {
+            None if item.item().is_none() => DeletionOutcome::Deleted,
+            Some(value) if *value == d.value => outcome,
+            _ => DeletionOutcome::Changed,
+        },
+        Err(e) => match outcome {
+            DeletionOutcome::Failed { reason } => DeletionOutcome::Failed {
+                reason: format!("{reason} (and reading it back failed: {e}, so it may be gone)"),
+            },
+            other => other,
+        },
+    }
 }
 
 /// Tests widen the window between reading a digest and deleting it, to let a

@@ -329,13 +329,19 @@ pub async fn release_locks(ctx: &Context, held: &[HeldLock]) -> Vec<String> {
                         e.raw_response().map(|r| r.status().as_u16()),
                         Some(404 | 412)
                     ) => {}
-                Ok(Err(e)) => errors.push(format!(
-                    "S3 lockfile of {}: {}",
-                    lock.describe(),
-                    describe(&e)
-                )),
+                Ok(Err(e)) => {
+                    if still_my_lockfile(ctx, lock, &key).await {
+                        errors.push(format!(
+                            "S3 lockfile of {}: {}",
+                            lock.describe(),
+                            describe(&e)
+                        ))
+                    }
+                }
                 Err(timeout) => {
-                    errors.push(format!("S3 lockfile of {}: {timeout}", lock.describe()))
+                    if still_my_lockfile(ctx, lock, &key).await {
+                        errors.push(format!("S3 lockfile of {}: {timeout}", lock.describe()))
+                    }
                 }
             }
         }
@@ -357,16 +363,43 @@ pub async fn release_locks(ctx: &Context, held: &[HeldLock]) -> Vec<String> {
                 Ok(Err(e))
                     if e.as_service_error()
                         .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-                Ok(Err(e)) => errors.push(format!(
-                    "DynamoDB lock of {}: {}",
-                    lock.describe(),
-                    describe(&e)
-                )),
+                Ok(Err(e)) => {
+                    if still_my_item(ctx, lock, table).await {
+                        errors.push(format!(
+                            "DynamoDB lock of {}: {}",
+                            lock.describe(),
+                            describe(&e)
+                        ))
+                    }
+                }
                 Err(timeout) => {
-                    errors.push(format!("DynamoDB lock of {}: {timeout}", lock.describe()))
+                    if still_my_item(ctx, lock, table).await {
+                        errors.push(format!("DynamoDB lock of {}: {timeout}", lock.describe()))
+                    }
                 }
             }
         }
     }
     errors
+}
+
+/// After a failed or unanswered lockfile delete: whether the lockfile is still
+/// tflock's (the delete may have landed with its answer lost or late). A
+/// lockfile that cannot be read counts as still held: unknown is locked.
+async fn still_my_lockfile(ctx: &Context, lock: &HeldLock, key: &str) -> bool {
+    match lockfile_state(ctx, &lock.request, key).await {
+        Ok(Some((body, _))) => body == lock.info,
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
+/// The same for the DynamoDB lock item.
+async fn still_my_item(ctx: &Context, lock: &HeldLock, table: &str) -> bool {
+    let lock_id = lock_id(&lock.request.bucket, &lock.request.state_key);
+    match dynamodb_info(ctx, &lock.request, table, &lock_id).await {
+        Ok(Some(info)) => info == lock.info,
+        Ok(None) => false,
+        Err(_) => true,
+    }
 }
