@@ -1,5 +1,7 @@
 //! The text of one input file, with the facts every stage needs about its bytes.
 
+pub use crate::model::hash::sha256_hex;
+
 /// A file's original text and a line index over it.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -83,12 +85,6 @@ pub fn newline_style(text: &str) -> &'static str {
         Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
         _ => "\n",
     }
-}
-
-/// Lowercase hex SHA-256 of some bytes: how plans and rollback files name a version.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]

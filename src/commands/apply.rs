@@ -380,7 +380,7 @@ mod tests {
             states: vec![state("app.tfstate")],
             ..BackendLocks::default()
         };
-        repo.record_locks(vec![(0, locks.clone()), (1, locks)]);
+        crate::plan::record_locks(&mut repo, vec![(0, locks.clone()), (1, locks)]);
         let requests = lock_requests(&repo);
         assert_eq!(requests.len(), 1, "{requests:?}");
         assert_eq!(requests[0].bucket, "tfstate");

@@ -40,7 +40,7 @@ fn check(repo: &mut RepoPlan, aws: Aws, session: &Session) -> Result<bool, Error
         session.counter(),
     ))?;
     let any_unfree = found.iter().any(|(_, l)| l.blocked());
-    repo.record_locks(found);
+    crate::plan::record_locks(repo, found);
     Ok(any_unfree)
 }
 

@@ -115,7 +115,7 @@ pub fn check_locks(
         session.counter(),
     ))?;
     let states: usize = found.iter().map(|(_, l)| l.states.len()).sum();
-    repo.record_locks(found);
+    crate::plan::record_locks(repo, found);
     let buckets: BTreeSet<(ClientSettings, String)> = repo
         .backends
         .iter()

@@ -6,23 +6,28 @@
 
 pub mod check;
 pub mod digests;
+pub mod hash;
 pub mod lock_ids;
 pub mod lockinfo;
 pub mod locks;
 pub mod next_steps;
 pub mod paths;
+pub mod plan;
+pub mod resolution;
 pub mod rollback;
 pub mod status;
+pub mod units;
 
 use crate::parse::{Backend, Reader};
-use crate::plan::{self, Action, Edit, Strategy};
 use crate::preflight::facts::Fact;
-use crate::resolve::{Resolution, Unit};
-use crate::source::sha256_hex;
+use hash::sha256_hex;
 use locks::BackendLocks;
+use plan::{Action, Edit, Strategy};
+use resolution::Resolution;
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
+use units::Unit;
 
 /// Settings whose values are secrets: never shown in a diff or report.
 pub const SECRET_KEYS: &[&str] = &[
@@ -122,43 +127,6 @@ impl RepoPlan {
 
     pub fn count(&self, action: Action) -> usize {
         self.backends.iter().filter(|b| b.action == action).count()
-    }
-
-    /// Records what verification found for each backend (by index). A blocked
-    /// backend loses its edits, and the text of its file is rebuilt without them.
-    pub fn record_locks(&mut self, locks: Vec<(usize, BackendLocks)>) {
-        for (i, found) in locks {
-            let backend = &mut self.backends[i];
-            if found.blocked() && backend.action == Action::Migrate {
-                backend.action = Action::Blocked;
-            }
-            backend.locks = Some(found);
-        }
-        self.rebuild_files();
-    }
-
-    /// Recomputes each file's edits and new text from the backends still to
-    /// migrate and the file's own extra edits (edits never overlap, so any
-    /// subset splices cleanly).
-    pub fn rebuild_files(&mut self) {
-        let mut by_path: std::collections::HashMap<&str, Vec<&BackendPlan>> =
-            std::collections::HashMap::new();
-        for b in self.backends.iter().filter(|b| b.action == Action::Migrate) {
-            by_path.entry(&b.path).or_default().push(b);
-        }
-        for file in &mut self.files {
-            let mut edits: Vec<Edit> = by_path
-                .get(file.path.as_str())
-                .into_iter()
-                .flatten()
-                .flat_map(|b| b.edits.iter().cloned())
-                .collect();
-            edits.extend(file.extra_edits.iter().cloned());
-            if let Ok(text) = plan::splice(&file.original, &edits) {
-                file.new_text = text;
-                file.edits = edits;
-            }
-        }
     }
 
     pub fn blocked(&self) -> usize {

@@ -12,7 +12,7 @@ pub struct NextSteps {
     /// resources grouped per bucket as in `iam_statements`).
     pub iam_statement: Option<serde_json::Value>,
     /// The same permissions as one statement per bucket, each listing a few
-    /// grouped patterns (see [`crate::iam`]) rather than two ARNs per state.
+    /// grouped patterns (see the `iam` module) rather than two ARNs per state.
     pub iam_statements: Vec<serde_json::Value>,
     pub buckets: Vec<BucketAdvice>,
     /// Readers of the migrated states and their digest items (issue 12).

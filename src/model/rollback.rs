@@ -3,7 +3,7 @@
 //! migrated backends. Plain data (serialised as JSON); `rollback` reads and
 //! restores it, `report::rollback` renders it for people.
 
-use crate::resolve::targets::Target;
+use super::resolution::Target;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

@@ -1,33 +1,6 @@
 //! Byte-range splices on an original text: the only way tflock changes a file.
 
-use serde::{Deserialize, Serialize};
-use std::ops::Range;
-
-/// Replace `start..end` of the original text with `text`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Edit {
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
-}
-
-impl Edit {
-    pub fn replace(range: Range<usize>, text: impl Into<String>) -> Edit {
-        Edit {
-            start: range.start,
-            end: range.end,
-            text: text.into(),
-        }
-    }
-
-    pub fn insert(at: usize, text: impl Into<String>) -> Edit {
-        Edit::replace(at..at, text)
-    }
-
-    pub fn delete(range: Range<usize>) -> Edit {
-        Edit::replace(range, "")
-    }
-}
+pub use crate::model::plan::Edit;
 
 /// Why a set of edits cannot be applied to a text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

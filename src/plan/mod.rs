@@ -9,62 +9,14 @@ mod hcl;
 mod json;
 pub(crate) mod modernize;
 pub(crate) mod readers;
+mod rebuild;
 
+pub use crate::model::plan::{Action, Strategy};
 pub use edit::{Edit, SpliceError, splice};
+pub use rebuild::{rebuild_files, record_locks};
 
 use crate::parse::{Backend, BackendKind, Body, Setting, Syntax, Value};
 use crate::source::Source;
-use serde::{Deserialize, Serialize};
-
-/// How to move a backend off DynamoDB locking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strategy {
-    /// Remove the DynamoDB settings and lock with S3 lockfiles only.
-    Replace,
-    /// Add `use_lockfile = true` next to DynamoDB: Terraform takes both locks.
-    Dual,
-}
-
-impl Strategy {
-    /// The name used on the command line, in reports and in rollback files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Replace => "replace",
-            Strategy::Dual => "dual",
-        }
-    }
-}
-
-impl std::fmt::Display for Strategy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What the plan does to one backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Migrate,
-    AlreadyMigrated,
-    None,
-    Error,
-    /// A migration was planned, but a state's lock is held or could not be verified.
-    Blocked,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Migrate => "migrate",
-            Action::AlreadyMigrated => "already-migrated",
-            Action::None => "none",
-            Action::Error => "error",
-            Action::Blocked => "blocked",
-        }
-    }
-}
 
 pub const LOCKFILE_KEY: &str = "use_lockfile";
 pub const TABLE_KEY: &str = "dynamodb_table";

@@ -79,7 +79,7 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, options: &Options) {
         .collect();
     let bumps = check_versions(repo, &constraints, cwd, options, &mut findings);
     plan_bumps(repo, &bumps);
-    repo.rebuild_files();
+    crate::plan::rebuild_files(repo);
     findings.sort();
     findings.dedup();
     repo.findings = findings;

@@ -816,7 +816,7 @@ mod tests {
                 probe: None,
             },
         ));
-        plan.record_locks(found);
+        crate::plan::record_locks(&mut plan, found);
         plan
     }
 

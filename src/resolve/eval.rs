@@ -33,17 +33,7 @@ pub enum Evaluated {
     Unknown { reason: String },
 }
 
-/// An `include` of a Terragrunt unit, resolved to the file it names.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Include {
-    /// Label of the block (`include "root" { .. }`), None for a bare `include { .. }`.
-    pub name: Option<String>,
-    /// The included file, absolute and normalised (no `.`/`..`).
-    pub path: PathBuf,
-    pub expose: bool,
-    /// `merge_strategy` as written ("shallow" when absent).
-    pub merge_strategy: String,
-}
+pub use crate::model::units::Include;
 
 /// What the evaluator needs from the outside world; a snapshot, so tests can
 /// give their own.

@@ -12,9 +12,9 @@ pub mod targets;
 pub(crate) mod units;
 
 pub use crate::model::paths::parent_dir;
+pub use crate::model::resolution::{Resolution, Unknown};
 use crate::parse::{Backend, BackendKind, Body, Value};
 use eval::{Evaluated, Evaluator, Scope, World};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 pub use targets::{ClientSettings, Target};
@@ -22,52 +22,6 @@ pub use units::{Unit, UnresolvedUnit};
 
 /// The Terraform S3 backend's default `workspace_key_prefix`.
 pub const DEFAULT_WORKSPACE_KEY_PREFIX: &str = "env:";
-
-/// The states one backend governs, as far as they could be known offline.
-#[derive(Debug, Clone, Default)]
-pub struct Resolution {
-    /// One target per set of states: the backend itself, or each Terragrunt unit
-    /// that includes it (each with its own bucket, region, table and key).
-    pub targets: Vec<Target>,
-}
-
-impl Resolution {
-    /// Every unknown value of every target, for reports.
-    pub fn unknown(&self) -> impl Iterator<Item = &Unknown> {
-        self.targets.iter().flat_map(|t| t.unknown.iter())
-    }
-
-    /// Whether some state is checked by its known prefix only.
-    pub fn conservative(&self) -> bool {
-        self.targets.iter().any(|t| t.unknown_key_prefix.is_some())
-    }
-}
-
-/// A value the resolve stage could not evaluate offline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unknown {
-    /// The backend attribute (`region`, `key`, `endpoints.s3`, ...).
-    pub attribute: String,
-    /// The expression as written.
-    pub expression: String,
-    pub reason: String,
-    /// Where the expression is written (`path:line`).
-    pub location: String,
-    /// Whether it blocks the backend outright (an unknown bucket, table,
-    /// region, prefix, endpoint or credential) rather than being checked
-    /// conservatively (a key whose known prefix stands in).
-    pub blocks: bool,
-}
-
-impl Unknown {
-    /// The blocker text verification reports for it.
-    pub fn blocker(&self) -> String {
-        format!(
-            "{} is unknown: `{}` at {}: {}",
-            self.attribute, self.expression, self.location, self.reason
-        )
-    }
-}
 
 /// A setting's value after evaluation.
 #[derive(Debug, Clone, PartialEq)]

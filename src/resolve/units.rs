@@ -3,37 +3,12 @@
 //! whatever paths were scanned, because editing a root changes the backend of
 //! every unit that includes it.
 
-use super::eval::{Evaluator, Include};
+use super::eval::Evaluator;
 use crate::discover::{SKIPPED_DIRS, display_path};
+pub use crate::model::units::{Unit, UnresolvedUnit};
 use ignore::{WalkBuilder, WalkState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// A Terragrunt unit and the file whose `remote_state` it uses.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unit {
-    /// The unit's directory, display form (`/`-separated, relative to the cwd).
-    pub dir: String,
-    /// Display path of the unit's own file.
-    pub file: String,
-    /// The display path of the file whose `remote_state` the unit uses (an
-    /// included root, or the unit's own file).
-    pub includes: String,
-    /// The include that names that file (None for the unit's own).
-    pub include: Option<Include>,
-    /// The unit configures its own `remote_state`: it is its own backend, not one
-    /// of the included file's states.
-    pub own_remote_state: bool,
-}
-
-/// A unit whose includes could not be evaluated: it may include any root in a
-/// folder above it, so those roots cannot be checked completely.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnresolvedUnit {
-    pub dir: String,
-    pub file: String,
-    pub reason: String,
-}
 
 /// Every unit below `repo_root`, sorted by unit file, with display paths
 /// relative to `cwd`.
