@@ -15,6 +15,9 @@ pub(crate) mod atomic;
 pub mod check;
 pub mod discover;
 pub(crate) mod file_pipeline;
+/// Shared by the fuzzers (`tests/fuzz.rs`, `fuzz/`); not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod git;
 pub(crate) mod model;
 pub(crate) mod names;
