@@ -51,7 +51,7 @@ for t in "${targets[@]}"; do
   echo "== $t: ${seconds}s"
   (cd fuzz && cargo fuzz run "${flags[@]}" "$t" "$work" "corpus/$t" -- \
     -dict=hcl.dict -max_total_time="$seconds" -timeout=10 -max_len=16384 \
-    -jobs=1 -workers=1 -print_final_stats=1 \
+    -print_final_stats=1 \
     -artifact_prefix="$root/fuzz/artifacts/$t/") >"$log" 2>&1 || status=1
   # libFuzzer's last status line (`#N DONE cov: .. ft: .. corp: ..`) and its final stats.
   done_line=$(grep -E '^#[0-9]+' "$log" | tail -1)
