@@ -12,7 +12,9 @@
 # oom-*); the script's exit status is then 1. Reproduce one with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run -s none TARGET fuzz/artifacts/TARGET/crash-...
 # With FUZZ_MERGE=1 the working corpus is merged back into fuzz/corpus/TARGET,
-# keeping only inputs that add coverage (libFuzzer -merge=1), for committing;
+# keeping a smallest set of inputs that covers every edge any of them covers
+# (libFuzzer -set_cover_merge=1 -use_counters=0: a few hundred files, so the
+# replay stays fast), for committing;
 # `cargo test --test fuzz replay_fuzz_corpus` replays that corpus (no cargo-fuzz
 # needed) with the reference HCL checker.
 #
@@ -62,7 +64,7 @@ for t in "${targets[@]}"; do
   if [ "${FUZZ_MERGE:-}" = 1 ]; then
     fresh=$(mktemp -d)
     (cd fuzz && cargo fuzz run "${flags[@]}" "$t" "$fresh" "corpus/$t" "$work" -- \
-      -merge=1 -max_len=16384 -timeout=10 -dict=hcl.dict) >"$log.merge" 2>&1 || status=1
+      -set_cover_merge=1 -use_counters=0 -max_len=16384 -timeout=10) >"$log.merge" 2>&1 || status=1
     if [ -n "$(ls -A "$fresh")" ]; then
       rm -rf "$root/fuzz/corpus/$t"
       mv "$fresh" "$root/fuzz/corpus/$t"
