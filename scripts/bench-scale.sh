@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Repository-scale benchmark (issue 5, "Speed" and "A benchmark").
+# Repository-scale benchmark (issue 5, "Speed" and "A benchmark"; issue 14, item 5).
 #
 # Generates synthetic monorepos (scripts/gen-monorepo.py) of N root modules into
 # target/bench/mono-N, then for each, in the same run and with a warm cache:
@@ -81,6 +81,14 @@ for n in "${sizes[@]}"; do
   echo "== generating $n modules into ${tree#"$root"/}" >&2
   rm -rf "$tree"
   python3 scripts/gen-monorepo.py "$n" "$tree" >"$bench/mono-$n.json"
+  # A repository of its own, every file committed, as a real monorepo is:
+  # tflock lists it with git (as it does any work tree) rather than seeing an
+  # ignored folder of this checkout (target/ is in .gitignore).
+  git -C "$tree" init -q
+  # The caches stay out of the commit, as a real repository ignores them.
+  printf '.terraform/\n.terragrunt-cache/\n' >>"$tree/.git/info/exclude"
+  git -C "$tree" add -A
+  git -C "$tree" -c user.name=bench -c user.email=bench@localhost commit -qm "generated monorepo"
   cd "$tree"
 
   echo "== checking counts" >&2
@@ -157,7 +165,8 @@ out.append(
     "(aligned and commented, unaligned, `backend \"s3\" {}` + `.tfbackend`, custom "
     "`workspace_key_prefix`, dual, already migrated, `.tf.json`), about 5 files each, "
     "Terragrunt units under shared `root.hcl` files, and `.terraform/` and "
-    "`.terragrunt-cache/` caches holding backends that must be skipped. For each size, "
+    "`.terragrunt-cache/` caches holding backends that must be skipped, each tree a git "
+    "repository with every file committed (tflock lists it with `git ls-files`). For each size, "
     "in the same run, on a warm page cache, the two commands alternate run by run "
     f"({warmup} warm-up run{'' if warmup == '1' else 's'} each, then {runs} timed runs each). tflock's JSON summary "
     "and backend kinds matched the generator's counts exactly for every size."
@@ -186,8 +195,10 @@ big = max(rows, key=lambda r: r["modules"]) if rows else None
 small = min(rows, key=lambda r: r["modules"]) if rows else None
 if big:
     ratio = big["tflock_s"] / big["rg_s"]
-    targets.append(f"- wall time at most 2x `rg` on {big['modules']:,} modules: "
-                   f"{ratio:.2f}x, **{'holds' if ratio <= 2 else 'does not hold'}**")
+    verdict = "holds" if ratio <= 1.5 else "does not hold"
+    aim = ", within the 1.2x aimed for" if ratio <= 1.2 else ""
+    targets.append(f"- wall time at most 1.5x `rg` on {big['modules']:,} modules (aim: 1.2x): "
+                   f"{ratio:.2f}x, **{verdict}**{aim}")
     mb = big["rss_kb"] / 1024
     targets.append(f"- peak memory under 150 MB: {mb:.0f} MB, **{'holds' if mb < 150 else 'does not hold'}**")
 if big and small and big is not small:
@@ -197,7 +208,7 @@ if big and small and big is not small:
     targets.append(f"- {small['modules']:,} to {big['modules']:,} modules ({size:.0f}x): wall time "
                    f"{growth:.1f}x, CPU time {cpu_growth:.1f}x (rg: {big['rg_s'] / small['rg_s']:.1f}x), "
                    f"**{'no worse than linear' if growth <= size else 'worse than linear'}**")
-out.append("Targets (issue 5):")
+out.append("Targets (issue 14, item 5; the memory and scaling targets are issue 5's):")
 out.append("")
 out.extend(targets)
 out.append("")

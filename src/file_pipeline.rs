@@ -4,7 +4,7 @@
 
 use crate::discover::{self, Candidate};
 use crate::model::{BackendPlan, FileOutcome, FilePlan, Problem};
-use crate::parse::{self, Backend};
+use crate::parse::{self, Backend, VersionQuery, Versions};
 use crate::plan::{self, Action, Edit, Strategy};
 use crate::resolve::Resolution;
 use crate::source::{Source, sha256_hex};
@@ -12,7 +12,25 @@ use crate::source::{Source, sha256_hex};
 /// Plans one file from its bytes: prefilter, decode, parse, plan, recheck.
 /// None when the file cannot hold a backend.
 pub fn plan_bytes(candidate: Candidate, bytes: Vec<u8>, strategy: Strategy) -> Option<FileOutcome> {
+    plan_and_read_versions(candidate, bytes, strategy, VersionQuery::default()).0
+}
+
+/// `plan_bytes`, and the version settings `query` asks for, from the same
+/// parse of the file (a file without a backend is parsed for them alone).
+pub fn plan_and_read_versions(
+    candidate: Candidate,
+    bytes: Vec<u8>,
+    strategy: Strategy,
+    query: VersionQuery,
+) -> (Option<FileOutcome>, Versions) {
     let path = candidate.display.clone();
+    let kind = candidate.kind;
+    // Where the planner stops before parsing, the version settings still
+    // come from a parse of their own (the preflight reads any file it can).
+    let versions_only = |bytes: &[u8]| match std::str::from_utf8(bytes) {
+        Ok(text) if query.any() => parse::versions_of(kind, &Source::new(text.to_string()), query),
+        _ => Versions::default(),
+    };
     let fail = |line, column, message: String| {
         Some(FileOutcome::Failed(
             Problem {
@@ -24,52 +42,57 @@ pub fn plan_bytes(candidate: Candidate, bytes: Vec<u8>, strategy: Strategy) -> O
             Vec::new(),
         ))
     };
-    discover::worth_parsing(candidate.kind, &bytes).ok()?;
-    if !candidate.kind.is_json()
+    if discover::worth_parsing(kind, &bytes).is_err() {
+        return (None, versions_only(&bytes));
+    }
+    if !kind.is_json()
         && let Some((line, length)) = longest_line_over(&bytes, MAX_HCL_LINE_BYTES)
     {
-        return fail(
-            line,
-            1,
-            format!(
-                "line is {length} bytes long, over the {} KiB limit for HCL configuration; not parsed",
-                MAX_HCL_LINE_BYTES / 1024
-            ),
+        let message = format!(
+            "line is {length} bytes long, over the {} KiB limit for HCL configuration; not parsed",
+            MAX_HCL_LINE_BYTES / 1024
         );
+        return (fail(line, 1, message), versions_only(&bytes));
     }
     if let Some(nul) = memchr::memchr(0, &bytes) {
         let (line, column) = position(&bytes, nul);
-        return fail(
-            line,
-            column,
-            "binary content (NUL byte); not a configuration file".into(),
-        );
+        let message = "binary content (NUL byte); not a configuration file".into();
+        return (fail(line, column, message), versions_only(&bytes));
     }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let (line, column) = position(e.as_bytes(), at);
-            return fail(
-                line,
-                column,
-                "invalid UTF-8; tflock reads only UTF-8 files".into(),
-            );
+            let message = "invalid UTF-8; tflock reads only UTF-8 files".into();
+            return (fail(line, column, message), Versions::default());
         }
     };
     let source = Source::new(text);
-    let parsed = match parse::parse_file(candidate.kind, &source) {
+    let (parsed, versions) = match parse::document(kind, &source) {
+        Ok(document) => (document.parsed(), document.versions(query)),
+        // A JSON file the strict parser refuses may still be read leniently
+        // for its constraints; an HCL file that does not parse has none.
+        Err(e) if kind.is_json() && query.any() => {
+            (Err(e), parse::versions_of(kind, &source, query))
+        }
+        Err(e) => (Err(e), Versions::default()),
+    };
+    let parsed = match parsed {
         Ok(parsed) => parsed,
-        Err(e) => return fail(e.line, e.column, e.message),
+        Err(e) => return (fail(e.line, e.column, e.message), versions),
     };
     let readers = match crate::readers::plan_readers(&source, &path, parsed.readers, strategy) {
         Ok(readers) => readers,
-        Err(problem) => return Some(FileOutcome::Failed(problem, Vec::new())),
+        Err(problem) => return (Some(FileOutcome::Failed(problem, Vec::new())), versions),
     };
     if parsed.backends.is_empty() && !readers.iter().any(|r| r.reported()) {
-        return None;
+        return (None, versions);
     }
-    plan_backends(candidate, source, parsed.backends, readers, strategy)
+    (
+        plan_backends(candidate, source, parsed.backends, readers, strategy),
+        versions,
+    )
 }
 
 fn plan_backends(

@@ -20,6 +20,9 @@ pub mod check;
 pub mod commands;
 pub mod discover;
 pub(crate) mod file_pipeline;
+/// Shared by the fuzzers (`tests/fuzz.rs`, `fuzz/`); not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod git;
 pub mod iam;
 pub(crate) mod model;

@@ -6,6 +6,7 @@
 //! not the size of the tree.
 
 use crate::discover::{self, Candidate, FileKind, MAX_FILE_BYTES, Selection};
+use crate::file_pipeline;
 pub use crate::file_pipeline::plan_bytes;
 pub use crate::model::{BackendPlan, FileOutcome, FilePlan, Problem, RepoPlan};
 use crate::plan::Strategy;
@@ -27,8 +28,10 @@ pub fn scan_with(
     selection: &Selection,
     progress: Option<&indicatif::ProgressBar>,
 ) -> RepoPlan {
+    // Resolved once: per file it cost a readlink of every folder above.
+    let base = cwd.canonicalize().unwrap_or_else(|_| cwd.into());
     let visited = discover::walk(roots, cwd, selection, progress, |candidate| {
-        let (outcome, facts) = plan_file(candidate, cwd, strategy);
+        let (outcome, facts) = plan_file(candidate, cwd, &base, strategy);
         (outcome.is_some() || !facts.is_empty()).then_some((outcome, facts))
     });
     let mut repo = RepoPlan {
@@ -112,10 +115,12 @@ fn init_argument(o: &InitOverride) -> resolve::InitArgument {
     }
 }
 
-/// Reads and plans one candidate, and gathers its facts for the preflight.
+/// Reads and plans one candidate, and gathers its facts for the preflight
+/// (`base`: the canonical `cwd`).
 fn plan_file(
     candidate: Candidate,
     cwd: &Path,
+    base: &Path,
     strategy: Strategy,
 ) -> (Option<FileOutcome>, Vec<Fact>) {
     let path = candidate.display.clone();
@@ -144,9 +149,7 @@ fn plan_file(
     // The walk turned links inside the tree into their targets; one still
     // here leads out of it, where plan files and rollback cannot follow.
     let full = cwd.join(&candidate.path);
-    if let discover::Link::Outside(target) =
-        discover::through_symlink(&full, &cwd.canonicalize().unwrap_or_else(|_| cwd.into()))
-    {
+    if let discover::Link::Outside(target) = discover::through_symlink(&full, base) {
         let target = target.map_or("nothing (a dangling link)".into(), |t| {
             t.display().to_string()
         });
@@ -182,8 +185,15 @@ fn plan_file(
         return (Some(FileOutcome::Failed(problem, Vec::new())), Vec::new());
     }
     let mut facts = facts::facts_of(&candidate, &bytes);
-    facts.extend(overrides::fact_of(&candidate, &bytes, cwd));
-    (plan_bytes(candidate, bytes, strategy), facts)
+    let overrides = overrides::fact_of(&candidate, &bytes, cwd);
+    // One parse serves the plan and the preflight's version constraints.
+    let query = facts::version_query(&candidate, &bytes);
+    let shown = candidate.clone();
+    let (outcome, versions) =
+        file_pipeline::plan_and_read_versions(candidate, bytes, strategy, query);
+    facts.extend(facts::constraint_facts(&shown, &versions));
+    facts.extend(overrides);
+    (outcome, facts)
 }
 
 /// A file's bytes, or its size when it is over the limit (then it is not read).

@@ -52,11 +52,15 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use tflock::discover::{Candidate, FileKind};
-use tflock::parse::{self, Backend, Body, Value};
-use tflock::plan::{Action, Edit, Strategy, splice};
-use tflock::source::Source;
-use tflock::{BackendPlan, FileOutcome, FilePlan};
+use tflock::FileOutcome;
+use tflock::discover::FileKind;
+// The properties themselves live in the library, shared with the
+// coverage-guided targets of `fuzz/`.
+use tflock::fuzzing::{
+    Finding, MAX_FUZZ_INPUT, STRATEGIES, Stats, candidate, check_evaluator, check_input, finding,
+    heredoc_unit, kind_of,
+};
+use tflock::plan::Action;
 
 /// Mutated inputs per CI run: 15-30 s in a debug build on two cores (by load).
 const CI_ITERATIONS: u64 = 12_000;
@@ -178,11 +182,6 @@ struct Input {
     name: String,
     kind: FileKind,
     bytes: Vec<u8>,
-}
-
-/// The kind tflock gives a file name, when it can hold a backend.
-fn kind_of(name: &str) -> Option<FileKind> {
-    FileKind::of(Path::new(name)).filter(|k| *k != FileKind::Ci)
 }
 
 /// The extension that gives `name` its kind (`tf.json`, `tofu`, `hcl`, ...).
@@ -542,494 +541,6 @@ fn generated_seeds(rng: &mut Rng, n: usize) -> Vec<Input> {
             }
         })
         .collect()
-}
-
-// ---------------------------------------------------------------------------
-// Properties
-// ---------------------------------------------------------------------------
-
-/// What one input did, summed over both strategies.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-struct Stats {
-    changed: u64,
-    unchanged: u64,
-    errors: u64,
-    irrelevant: u64,
-    /// The slowest single `plan_bytes` call, and the size of its input.
-    slowest: (Duration, usize),
-}
-
-impl std::ops::AddAssign for Stats {
-    fn add_assign(&mut self, o: Stats) {
-        self.changed += o.changed;
-        self.unchanged += o.unchanged;
-        self.errors += o.errors;
-        self.irrelevant += o.irrelevant;
-        self.slowest = self.slowest.max(o.slowest);
-    }
-}
-
-/// A broken property: its class (what a saved file is named after) and details.
-#[derive(Debug, Clone)]
-struct Finding {
-    class: &'static str,
-    detail: String,
-}
-
-fn finding(class: &'static str, detail: impl Into<String>) -> Finding {
-    Finding {
-        class,
-        detail: detail.into(),
-    }
-}
-
-macro_rules! ensure {
-    ($cond:expr, $class:literal, $($fmt:tt)+) => {
-        if !$cond {
-            return Err(finding($class, format!($($fmt)+)));
-        }
-    };
-}
-
-fn candidate(name: &str, kind: FileKind) -> Candidate {
-    Candidate {
-        path: PathBuf::from(name),
-        display: name.to_string(),
-        kind,
-    }
-}
-
-const STRATEGIES: [Strategy; 2] = [Strategy::Replace, Strategy::Dual];
-
-/// Plans `bytes` with both strategies and checks every property.
-fn check_input(name: &str, kind: FileKind, bytes: &[u8]) -> Result<Stats, Finding> {
-    let mut stats = Stats::default();
-    for strategy in STRATEGIES {
-        let tag = format!("{strategy:?}");
-        let t = Instant::now();
-        let outcome = tflock::plan_bytes(candidate(name, kind), bytes.to_vec(), strategy);
-        stats.slowest = stats.slowest.max((t.elapsed(), bytes.len()));
-        match outcome {
-            None => stats.irrelevant += 1,
-            Some(FileOutcome::Failed(problem, _)) => {
-                stats.errors += 1;
-                // The planner's own recheck refusing its rewrite is a bug too.
-                if problem.message.contains("internal error") {
-                    let m = &problem.message;
-                    let class = if m.contains("edits conflict") {
-                        "edit-conflict"
-                    } else if m.contains("not stable") {
-                        "unstable-rewrite"
-                    } else if m.contains("would not parse") {
-                        "unparseable-rewrite"
-                    } else {
-                        "internal-error"
-                    };
-                    return Err(finding(class, format!("{tag}: {problem}")));
-                }
-                let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
-                ensure!(
-                    problem.line >= 1 && problem.column >= 1 && problem.line <= lines,
-                    "problem-position",
-                    "{tag}: {problem} (file has {lines} lines)"
-                );
-            }
-            Some(FileOutcome::Planned(file, backends)) => {
-                ensure!(
-                    file.original.as_bytes() == bytes,
-                    "original",
-                    "{tag}: the plan's original text is not the input"
-                );
-                for b in &backends {
-                    if let Some(key) = duplicated_target(&b.backend.body)
-                        && b.action != Action::None
-                    {
-                        return Err(finding(
-                            "duplicate-key",
-                            format!(
-                                "{tag}: the backend at line {} sets `{key}` twice and is planned \
-                                 ({:?}) from the first; HCL objects keep the last, Terraform \
-                                 rejects duplicate JSON members; expected: refused",
-                                b.backend.line, b.action
-                            ),
-                        ));
-                    }
-                }
-                if file.new_text == file.original {
-                    stats.unchanged += 1;
-                    ensure!(
-                        splice(&file.original, &file.edits).as_deref()
-                            == Ok(file.new_text.as_str()),
-                        "splice",
-                        "{tag}: edits {:?} of an unchanged file do not splice to it",
-                        file.edits
-                    );
-                    continue;
-                }
-                stats.changed += 1;
-                check_rewrite(name, kind, strategy, &file, &backends)
-                    .map_err(|f| finding(f.class, format!("{tag}: {}", f.detail)))?;
-            }
-        }
-    }
-    Ok(stats)
-}
-
-fn check_rewrite(
-    name: &str,
-    kind: FileKind,
-    strategy: Strategy,
-    file: &FilePlan,
-    backends: &[BackendPlan],
-) -> Result<(), Finding> {
-    let (old, new) = (file.original.as_str(), file.new_text.as_str());
-    let mut edits = file.edits.clone();
-    edits.sort_by_key(|e| (e.start, e.end));
-    // Well-formed edits.
-    let mut cursor = 0;
-    for e in &edits {
-        ensure!(
-            e.start <= e.end
-                && e.end <= old.len()
-                && old.is_char_boundary(e.start)
-                && old.is_char_boundary(e.end)
-                && e.start >= cursor,
-            "edits",
-            "bad or overlapping edit {e:?} in {edits:?}"
-        );
-        cursor = e.end;
-    }
-    ensure!(
-        splice(old, &edits).as_deref() == Ok(new),
-        "splice",
-        "splice(original, edits) is not the new text"
-    );
-    // An independent walk: outside the edits, the new text is the old one.
-    let (mut o, mut n) = (0, 0);
-    for e in &edits {
-        let gap = &old.as_bytes()[o..e.start];
-        ensure!(
-            new.as_bytes().get(n..n + gap.len()) == Some(gap),
-            "outside-bytes",
-            "bytes {o}..{} changed outside the edits",
-            e.start
-        );
-        n += gap.len();
-        ensure!(
-            new.as_bytes().get(n..n + e.text.len()) == Some(e.text.as_bytes()),
-            "outside-bytes",
-            "edit {e:?} not found at {n} of the new text"
-        );
-        n += e.text.len();
-        o = e.end;
-    }
-    ensure!(
-        new.as_bytes().get(n..) == Some(&old.as_bytes()[o..]),
-        "outside-bytes",
-        "the tail after {o} changed"
-    );
-    ensure!(
-        old.starts_with('\u{feff}') == new.starts_with('\u{feff}'),
-        "bom",
-        "BOM added or lost"
-    );
-    // The final newline, or its absence, is kept. (When the last line of a file
-    // without one is deleted and the line before it is blank, what is left ends
-    // with that blank line's newline: that is still "no final newline".)
-    let last_line_deleted_after_blank = edits
-        .last()
-        .is_some_and(|e| e.end == old.len() && e.text.is_empty() && old[..e.start].ends_with('\n'));
-    ensure!(
-        old.ends_with('\n') == new.ends_with('\n')
-            || (!old.ends_with('\n') && last_line_deleted_after_blank)
-            || new.is_empty(),
-        "final-newline",
-        "final newline added or lost"
-    );
-    // Inserted line breaks follow the file's style (when it has one): no CRLF in
-    // an LF file, no bare LF in a CRLF file, no lone CR unless the file has one.
-    let (crlf, lf, lone_cr) = line_breaks(old);
-    if lf + crlf > 0 && (crlf == 0 || lf == 0) {
-        let style_kept = edits.iter().all(|e| {
-            let (c, l, r) = line_breaks(&e.text);
-            (if crlf > 0 { l == 0 } else { c == 0 }) && (r == 0 || lone_cr > 0)
-        });
-        ensure!(
-            style_kept,
-            "line-endings",
-            "an edit breaks the file's line-ending style: {edits:?}"
-        );
-    }
-    // Rollback: the reversed edits, applied to the new text, give the original.
-    let mut reverse = Vec::new();
-    let mut shift: isize = 0;
-    for e in &edits {
-        let start = (e.start as isize + shift) as usize;
-        reverse.push(Edit::replace(
-            start..start + e.text.len(),
-            &old[e.start..e.end],
-        ));
-        shift += e.text.len() as isize - (e.end - e.start) as isize;
-    }
-    ensure!(
-        splice(new, &reverse).as_deref() == Ok(old),
-        "rollback",
-        "reversed edits do not restore the original"
-    );
-    check_locality(old, &edits, backends, &file.readers)?;
-    // Parses again, to the expected settings.
-    let source = Source::new(new.to_string());
-    let reparsed = parse::parse(kind, &source)
-        .map_err(|e| finding("reparse", format!("new text does not parse: {e}")))?;
-    ensure!(
-        reparsed.len() == backends.len(),
-        "backend-count",
-        "{} backends before, {} after",
-        backends.len(),
-        reparsed.len()
-    );
-    for (plan, after) in backends.iter().zip(&reparsed) {
-        let want = expected_settings(&plan.backend, plan.action, strategy);
-        let got = settings_of(&after.body);
-        ensure!(
-            got == want,
-            "settings",
-            "backend at line {}: settings after the rewrite\n  {got:?}\nwant\n  {want:?}",
-            plan.backend.line
-        );
-    }
-    // A second plan changes nothing, and calls the migrated backends migrated.
-    match tflock::plan_bytes(candidate(name, kind), new.as_bytes().to_vec(), strategy) {
-        Some(FileOutcome::Planned(again, again_backends)) => {
-            ensure!(
-                again.new_text == again.original && again.edits.is_empty(),
-                "second-plan",
-                "second plan has edits {:?}",
-                again.edits
-            );
-            let actions: Vec<Action> = again_backends.iter().map(|b| b.action).collect();
-            let want: Vec<Action> = backends
-                .iter()
-                .map(|b| match b.action {
-                    Action::Migrate => Action::AlreadyMigrated,
-                    a => a,
-                })
-                .collect();
-            ensure!(
-                actions == want,
-                "second-plan",
-                "second plan actions {actions:?}, want {want:?}"
-            );
-        }
-        Some(FileOutcome::Failed(p, _)) => {
-            return Err(finding("second-plan", format!("second plan failed: {p}")));
-        }
-        // A file of readers only has nothing left to report once they lost
-        // their DynamoDB settings (issue 12).
-        None if backends.is_empty() => {}
-        None => return Err(finding("second-plan", "second plan found no backend")),
-    }
-    Ok(())
-}
-
-/// A DynamoDB or lockfile key set twice in one settings body (or `endpoints`).
-fn duplicated_target(body: &Body) -> Option<String> {
-    let mut seen = BTreeSet::new();
-    for s in &body.settings {
-        if TARGETS.contains(&s.key.as_str()) && !seen.insert(s.key.as_str()) {
-            return Some(s.key.clone());
-        }
-        if s.key == "endpoints"
-            && let Some(object) = &s.object
-            && object
-                .settings
-                .iter()
-                .filter(|i| i.key == "dynamodb")
-                .count()
-                > 1
-        {
-            return Some("endpoints.dynamodb".into());
-        }
-    }
-    None
-}
-
-/// (CRLF, bare LF, lone CR) counts of a text.
-fn line_breaks(text: &str) -> (usize, usize, usize) {
-    let b = text.as_bytes();
-    let crlf = text.matches("\r\n").count();
-    let lf = b.iter().filter(|&&c| c == b'\n').count() - crlf;
-    let cr = b.iter().filter(|&&c| c == b'\r').count() - crlf;
-    (crlf, lf, cr)
-}
-
-const TARGETS: [&str; 7] = [
-    "dynamodb_table",
-    "dynamodb_endpoint",
-    "endpoints",
-    "use_lockfile",
-    // Terragrunt's alias of dynamodb_table, and the keys of the lock table it
-    // bootstraps (replace removes them from a remote_state config).
-    "lock_table",
-    "dynamodb_table_tags",
-    "enable_lock_table_ssencryption",
-];
-
-/// Edits stay inside migrated backends (and reader configs); they remove only target settings (with
-/// their separators and same-line comments) and whitespace, and insert only
-/// `use_lockfile = true` (HCL or JSON spelling), separators and whitespace.
-fn check_locality(
-    old: &str,
-    edits: &[Edit],
-    backends: &[BackendPlan],
-    readers: &[tflock::readers::ReaderPlan],
-) -> Result<(), Finding> {
-    let migrated: Vec<&Backend> = backends
-        .iter()
-        .filter(|b| b.action == Action::Migrate)
-        .map(|b| &b.backend)
-        .collect();
-    // Readers (issue 12) lose their DynamoDB settings inside their `config`.
-    let reader_configs: Vec<&Body> = readers
-        .iter()
-        .filter(|r| !r.edits.is_empty())
-        .filter_map(|r| r.reader.config.as_ref())
-        .collect();
-    let line_end = |at: usize| old[at..].find('\n').map_or(old.len(), |i| at + i);
-    // Each target setting's span, and the same-line comment after it, if any.
-    let targets: Vec<(Range<usize>, Option<Range<usize>>)> = migrated
-        .iter()
-        .flat_map(|b| b.body.settings.iter())
-        .chain(reader_configs.iter().flat_map(|c| c.settings.iter()))
-        .filter(|s| TARGETS.contains(&s.key.as_str()))
-        .map(|s| {
-            let span = s.span();
-            let end = line_end(span.end);
-            let rest = old[span.end..end].trim_start_matches([' ', '\t', ',']);
-            let comment = ["#", "//", "/*"]
-                .iter()
-                .any(|c| rest.starts_with(c))
-                .then(|| end - rest.len()..end);
-            (span, comment)
-        })
-        .collect();
-    let blank = |t: &str| t.chars().all(|c| c == ' ' || c == '\t');
-    for e in edits {
-        // `terraform fmt` aligns trailing comments across block boundaries, so the
-        // padding before a comment may change on lines outside the backend.
-        let comment_padding = blank(&old[e.start..e.end])
-            && blank(&e.text)
-            && ["#", "//", "/*"]
-                .iter()
-                .any(|c| old[e.end..].starts_with(c));
-        ensure!(
-            comment_padding
-                || migrated
-                    .iter()
-                    .map(|b| &b.body)
-                    .chain(reader_configs.iter().copied())
-                    .any(|b| b.span.start <= e.start && e.end <= b.span.end),
-            "locality",
-            "edit {e:?} lies outside every migrated backend's body and reader config"
-        );
-        let removed = &old[e.start..e.end];
-        for (i, c) in removed.char_indices() {
-            let at = e.start + i;
-            let allowed = c.is_whitespace()
-                || c == ','
-                || targets.iter().any(|(t, comment)| {
-                    t.contains(&at) || comment.as_ref().is_some_and(|c| c.contains(&at))
-                });
-            ensure!(
-                allowed,
-                "locality",
-                "edit {e:?} removes {c:?} at {at}, outside the DynamoDB/lockfile settings"
-            );
-        }
-        let mut rest: String = e.text.chars().filter(|c| !c.is_whitespace()).collect();
-        'strip: while !rest.is_empty() {
-            for token in ["\"use_lockfile\"", "use_lockfile", "true", "=", ":", ","] {
-                if let Some(r) = rest.strip_prefix(token) {
-                    rest = r.to_string();
-                    continue 'strip;
-                }
-            }
-            return Err(finding(
-                "locality",
-                format!("edit {e:?} inserts {rest:?}, not only `use_lockfile = true`"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A setting as compared before and after: key and value (expressions without
-/// whitespace, objects by their items).
-#[derive(Debug, Clone, PartialEq)]
-enum Val {
-    Lit(String),
-    Object(Vec<(String, Val)>),
-}
-
-fn val(s: &tflock::parse::Setting) -> Val {
-    if let Some(object) = &s.object {
-        return Val::Object(settings_of(object));
-    }
-    Val::Lit(match &s.value {
-        Value::Expression(e) => e.chars().filter(|c| !c.is_whitespace()).collect(),
-        v => format!("{v:?}"),
-    })
-}
-
-fn settings_of(body: &Body) -> Vec<(String, Val)> {
-    let mut all: Vec<(String, Val)> = body
-        .settings
-        .iter()
-        .map(|s| (s.key.clone(), val(s)))
-        .collect();
-    // `use_lockfile` may move (placed where DynamoDB stood); compare it last.
-    all.sort_by_key(|(k, _)| k == "use_lockfile");
-    all
-}
-
-/// What a backend's settings should be after the plan.
-fn expected_settings(backend: &Backend, action: Action, strategy: Strategy) -> Vec<(String, Val)> {
-    let mut want = settings_of(&backend.body);
-    if action != Action::Migrate {
-        return want;
-    }
-    // Only the first of each key counts for tflock (and Terraform rejects duplicates).
-    if strategy == Strategy::Replace {
-        want.retain(|(k, _)| {
-            k != "dynamodb_table" && k != "dynamodb_endpoint" && k != "lock_table"
-        });
-        if backend.kind == tflock::parse::BackendKind::Terragrunt
-            && backend.body.syntax == tflock::parse::Syntax::HclObject
-        {
-            want.retain(|(k, _)| {
-                k != "dynamodb_table_tags" && k != "enable_lock_table_ssencryption"
-            });
-        }
-        let mut drop_endpoints = false;
-        for (k, v) in want.iter_mut() {
-            if k == "endpoints"
-                && let Val::Object(items) = v
-            {
-                let before = items.len();
-                items.retain(|(k, _)| k != "dynamodb");
-                drop_endpoints = items.is_empty() && before > 0;
-            }
-        }
-        if drop_endpoints {
-            want.retain(|(k, _)| k != "endpoints");
-        }
-    }
-    let lockfile = ("use_lockfile".to_string(), Val::Lit("Bool(true)".into()));
-    match want.iter_mut().find(|(k, _)| k == "use_lockfile") {
-        Some(slot) => *slot = lockfile,
-        None => want.push(lockfile),
-    }
-    want
 }
 
 // ---------------------------------------------------------------------------
@@ -1994,6 +1505,111 @@ fn replay_regressions() {
         "replayed {} saved fuzz regressions, {} failing",
         inputs.len(),
         failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The file name each coverage-guided target plans its input as (`fuzz/fuzz_targets/`).
+const FUZZ_TARGETS: [(&str, &str); 5] = [
+    ("hcl", "main.tf"),
+    ("json", "main.tf.json"),
+    ("tfbackend", "s3.tfbackend"),
+    ("terragrunt", "terragrunt.hcl"),
+    ("heredoc", "terragrunt.hcl"),
+];
+
+/// The committed (minimized) corpus of the rewriter targets, each file as its
+/// target plans it; heredoc contents are also planned alone, as a `.tf`.
+fn fuzz_corpus_inputs() -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for (target, name) in FUZZ_TARGETS {
+        let mut paths = Vec::new();
+        files_below(&repo().join("fuzz/corpus").join(target), &mut paths);
+        paths.sort();
+        assert!(!paths.is_empty(), "fuzz/corpus/{target} is empty");
+        for path in paths {
+            let raw = std::fs::read(&path).unwrap();
+            let raw = raw[..raw.len().min(MAX_FUZZ_INPUT)].to_vec();
+            let origin = format!(
+                "fuzz/corpus/{target}/{}",
+                path.file_name().unwrap().display()
+            );
+            let input = |name: &str, bytes: Vec<u8>| Input {
+                origin: origin.clone(),
+                name: name.to_string(),
+                kind: kind_of(name).unwrap(),
+                bytes,
+            };
+            if target == "heredoc" {
+                inputs.push(input("contents.tf", raw.clone()));
+                inputs.push(input(name, heredoc_unit(&raw)));
+            } else {
+                inputs.push(input(name, raw));
+            }
+        }
+    }
+    inputs
+}
+
+/// The fuzzer's corpus replayed (plain `cargo test`, no cargo-fuzz needed): every
+/// property on every input, the evaluator's checks on its corpus, and the
+/// reference HCL checker: each rewrite of an input HCL parses must parse, each
+/// rewrite of a `terraform fmt`-clean input must be fmt-clean.
+#[test]
+fn replay_fuzz_corpus() {
+    let t = Instant::now();
+    let mut runner = Runner::new(TIME_LIMIT);
+    let inputs = fuzz_corpus_inputs();
+    let mut failures: Vec<String> = inputs
+        .iter()
+        .filter_map(|input| {
+            let f = runner.run(input, &input.bytes).err()?;
+            Some(format!(
+                "{} as {}: {}: {}\n  input: {}",
+                input.origin,
+                input.name,
+                f.class,
+                f.detail,
+                show(&input.bytes)
+            ))
+        })
+        .collect();
+    let mut eval_paths = Vec::new();
+    files_below(&repo().join("fuzz/corpus/eval"), &mut eval_paths);
+    assert!(!eval_paths.is_empty(), "fuzz/corpus/eval is empty");
+    let tree = tempfile::tempdir().unwrap();
+    let mut evaluated = 0;
+    for path in &eval_paths {
+        let bytes = std::fs::read(path).unwrap();
+        match check_evaluator(tree.path(), &bytes) {
+            Ok(n) => evaluated += n,
+            Err(f) => failures.push(format!(
+                "{}: {}: {}\n  input: {}",
+                path.display(),
+                f.class,
+                f.detail,
+                show(&bytes)
+            )),
+        }
+    }
+    let mut oracle = "no HCL checker";
+    if let Some(checker) = common::hclcheck("fuzz::replay_fuzz_corpus (HCL oracle)") {
+        oracle = "HCL checker";
+        for (i, class, detail) in hcl_oracle(&checker, &inputs) {
+            failures.push(format!(
+                "{} as {}: {class}: {detail}\n  input: {}",
+                inputs[i].origin,
+                inputs[i].name,
+                show(&inputs[i].bytes)
+            ));
+        }
+    }
+    eprintln!(
+        "replayed the fuzz corpus: {} rewriter inputs, {} evaluator inputs ({evaluated} settings evaluated), {oracle}, {} failing, in {:?}",
+        inputs.len(),
+        eval_paths.len(),
+        failures.len(),
+        t.elapsed()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

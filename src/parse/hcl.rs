@@ -36,7 +36,14 @@ pub(super) fn backends_in(
 
 /// The attributes of every `terraform { ... }` block (where `required_version` is).
 pub fn terraform_blocks(source: &Source) -> Result<Vec<Body>, ParseError> {
-    let doc = parse_document(source)?;
+    terraform_blocks_in(source, &parse_document(source)?)
+}
+
+/// `terraform_blocks` of a document already parsed.
+pub(super) fn terraform_blocks_in(
+    source: &Source,
+    doc: &structure::Body,
+) -> Result<Vec<Body>, ParseError> {
     doc.blocks()
         .filter(|b| b.has_ident("terraform"))
         .map(|b| {
@@ -48,18 +55,29 @@ pub fn terraform_blocks(source: &Source) -> Result<Vec<Body>, ParseError> {
 
 /// A partial configuration file: plain attributes at top level.
 pub fn tfbackend(source: &Source) -> Result<Backend, ParseError> {
-    let doc = parse_document(source)?;
+    tfbackend_in(source, &parse_document(source)?)
+}
+
+/// `tfbackend` of a document already parsed.
+pub(super) fn tfbackend_in(source: &Source, doc: &structure::Body) -> Result<Backend, ParseError> {
     let span = source.bom..source.text.len();
     Ok(Backend {
         kind: BackendKind::Tfbackend,
         line: 1,
-        body: block_body(source, source.bom, &doc, span)?,
+        body: block_body(source, source.bom, doc, span)?,
     })
 }
 
 /// Terragrunt `remote_state { backend = "s3" config = { ... } }` (block or attribute form).
 pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
-    let doc = parse_document(source)?;
+    terragrunt_backends_in(source, &parse_document(source)?)
+}
+
+/// `terragrunt_backends` of a document already parsed.
+pub(super) fn terragrunt_backends_in(
+    source: &Source,
+    doc: &structure::Body,
+) -> Result<Vec<Backend>, ParseError> {
     let base = source.bom;
     let mut backends = Vec::new();
     for block in doc.blocks().filter(|b| b.has_ident("remote_state")) {
@@ -93,7 +111,14 @@ pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> 
 /// The `terraform` blocks inside Terragrunt `generate` heredocs (where a
 /// `required_version` can be written).
 pub fn generated_terraform_blocks(source: &Source) -> Result<Vec<Body>, ParseError> {
-    let doc = parse_document(source)?;
+    generated_terraform_blocks_in(source, &parse_document(source)?)
+}
+
+/// `generated_terraform_blocks` of a document already parsed.
+pub(super) fn generated_terraform_blocks_in(
+    source: &Source,
+    doc: &structure::Body,
+) -> Result<Vec<Body>, ParseError> {
     let mut bodies = Vec::new();
     for block in doc.blocks().filter(|b| b.has_ident("generate")) {
         let Some(attr) = block.body.get_attribute("contents") else {

@@ -17,9 +17,16 @@ pub fn terraform_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
 /// {"backend": "s3", "config": {...}}}`, where `remote_state` may also be an
 /// array of such objects (HCL's JSON form of a repeated block).
 pub fn terragrunt_backends(source: &Source) -> Result<Vec<Backend>, ParseError> {
-    let base = source.bom;
     let parsed = parse_root(source)?;
-    let root = root_object(source, &parsed)?;
+    terragrunt_backends_in(source, root_object(source, &parsed)?)
+}
+
+/// `terragrunt_backends` of a file already parsed.
+pub(super) fn terragrunt_backends_in(
+    source: &Source,
+    root: &ast::Object,
+) -> Result<Vec<Backend>, ParseError> {
+    let base = source.bom;
     let mut backends = Vec::new();
     for remote_state in members(root, "remote_state") {
         let is_s3 = remote_state.properties.iter().any(|p| {
@@ -196,6 +203,68 @@ pub(super) fn backends_of(source: &Source, root: &ast::Object) -> Vec<Backend> {
         }
     }
     backends
+}
+
+/// The `required_version` member of every `terraform` object, each as a
+/// one-setting JSON body (what a version bump renders against). A string
+/// holding `${` is an expression; any other non-string value is kept as its text.
+pub(crate) fn required_version_blocks(source: &Source, root: &ast::Object) -> Vec<Body> {
+    let base = source.bom;
+    members(root, "terraform")
+        .into_iter()
+        .map(|object| {
+            let settings = object
+                .properties
+                .iter()
+                .filter(|p| prop_name(p) == "required_version")
+                .map(|p| {
+                    let key = match &p.name {
+                        ObjectPropName::String(s) => s.range,
+                        ObjectPropName::Word(w) => w.range,
+                    };
+                    let range = value_range(&p.value);
+                    let value = match &p.value {
+                        ast::Value::StringLit(s) if s.value.contains("${") => {
+                            Value::Expression(s.value.to_string())
+                        }
+                        ast::Value::StringLit(s) => Value::String(s.value.to_string()),
+                        _ => Value::Expression(
+                            source.text[base + range.start..base + range.end].to_string(),
+                        ),
+                    };
+                    Setting {
+                        key: "required_version".into(),
+                        value,
+                        key_span: base + key.start..base + key.end,
+                        value_span: base + range.start..base + range.end,
+                        object: None,
+                    }
+                })
+                .collect();
+            Body {
+                syntax: Syntax::Json,
+                span: base + object.range.start..base + object.range.end,
+                settings,
+            }
+        })
+        .collect()
+}
+
+/// `required_version_blocks` of a file parsed leniently (comments and
+/// trailing commas allowed): the preflight reads constraints even in a file
+/// the planner refuses.
+pub fn lenient_required_version_blocks(source: &Source) -> Vec<Body> {
+    let Ok(parsed) = jsonc_parser::parse_to_ast(
+        source.body(),
+        &CollectOptions::default(),
+        &ParseOptions::default(),
+    ) else {
+        return Vec::new();
+    };
+    match &parsed.value {
+        Some(ast::Value::Object(root)) => required_version_blocks(source, root),
+        _ => Vec::new(),
+    }
 }
 
 /// The objects under `key`: the value itself, or each object of an array value.

@@ -78,9 +78,16 @@ fn delete_members(source: &Source, body: &Body, deleted: &[usize]) -> Vec<Edit> 
     let mut edits = Vec::new();
     let mut lines = Vec::new();
     let mut tail_by_lines = false;
+    // A member whose comma stands on the next member's line cannot go with its
+    // own lines: that comma would be left behind, after the previous one.
+    let alone = |i: usize| {
+        let s = &settings[i];
+        let after = &source.text[s.value_span.end..source.line_content_end(s.value_span.end)];
+        own_line(source, s) && (i + 1 == settings.len() || after.trim() == ",")
+    };
     for run in super::hcl::consecutive_groups(&sorted) {
         let (first, last) = (run[0], run[run.len() - 1]);
-        if run.iter().all(|&i| own_line(source, &settings[i])) {
+        if run.iter().all(|&i| alone(i)) {
             for &i in &run {
                 let s = &settings[i];
                 lines.push(source.line_start(s.key_span.start)..source.line_end(s.value_span.end));

@@ -3,8 +3,7 @@
 
 use super::ci::{self, CiReference};
 use crate::discover::{Candidate, FileKind, TERRAGRUNT_GENERATED};
-use crate::parse::{self, Value};
-use crate::source::Source;
+use crate::parse::{Value, VersionQuery, VersionSetting, Versions};
 use memchr::memmem;
 use std::path::PathBuf;
 
@@ -58,7 +57,31 @@ pub enum Fact {
     Overrides(Vec<super::overrides::InitOverride>),
 }
 
-/// The facts in one file's bytes.
+/// The version settings `facts_of` needs from a file's parse: asked only of
+/// files that mention them, and never of a file Terragrunt generated.
+pub fn version_query(candidate: &Candidate, bytes: &[u8]) -> VersionQuery {
+    let content = bytes
+        .strip_prefix(b"\xef\xbb\xbf".as_slice())
+        .unwrap_or(bytes);
+    if content.starts_with(TERRAGRUNT_GENERATED) {
+        return VersionQuery::default();
+    }
+    let mentions = |needle: &[u8]| memmem::find(bytes, needle).is_some();
+    match candidate.kind {
+        FileKind::Terraform | FileKind::TerraformJson => VersionQuery {
+            required_version: mentions(b"required_version"),
+            terragrunt_constraint: false,
+        },
+        FileKind::Terragrunt => VersionQuery {
+            required_version: mentions(b"required_version"),
+            terragrunt_constraint: mentions(b"terraform_version_constraint"),
+        },
+        _ => VersionQuery::default(),
+    }
+}
+
+/// The facts in one file's bytes: CI arguments, a Terragrunt-generated file.
+/// Its version constraints come from its parse, by [`constraint_facts`].
 pub fn facts_of(candidate: &Candidate, bytes: &[u8]) -> Vec<Fact> {
     let path = candidate.display.clone();
     let content = bytes
@@ -84,89 +107,48 @@ pub fn facts_of(candidate: &Candidate, bytes: &[u8]) -> Vec<Fact> {
         {
             facts.push(Fact::Generated { path });
         }
-        _ if content.starts_with(TERRAGRUNT_GENERATED) => {}
-        FileKind::Terraform if memmem::find(bytes, b"required_version").is_some() => {
-            facts.extend(
-                required_versions(candidate, bytes)
-                    .into_iter()
-                    .map(Fact::Constraint),
-            );
-        }
-        FileKind::TerraformJson if memmem::find(bytes, b"required_version").is_some() => {
-            facts.extend(
-                super::json_blocks::required_versions(candidate, bytes)
-                    .into_iter()
-                    .map(Fact::Constraint),
-            );
-        }
-        FileKind::Terragrunt => {
-            if memmem::find(bytes, b"terraform_version_constraint").is_some() {
-                facts.extend(terragrunt_constraint(candidate, bytes).map(Fact::Constraint));
-            }
-            if memmem::find(bytes, b"required_version").is_some() {
-                facts.extend(
-                    required_versions(candidate, bytes)
-                        .into_iter()
-                        .map(Fact::Constraint),
-                );
-            }
-        }
         _ => {}
     }
     facts
 }
 
+/// The version constraints of a file, from the settings [`version_query`]
+/// asked of its parse (the scan parses each file once, for the plan and this).
+pub fn constraint_facts(candidate: &Candidate, versions: &Versions) -> Vec<Fact> {
+    let tg = versions
+        .terragrunt_constraint
+        .iter()
+        .map(|s| constraint(candidate, ConstraintKind::TerragruntConstraint, s));
+    let required = versions
+        .required_version
+        .iter()
+        .map(|s| constraint(candidate, ConstraintKind::RequiredVersion, s));
+    tg.chain(required).map(Fact::Constraint).collect()
+}
+
 fn constraint(
     candidate: &Candidate,
-    source: &Source,
     kind: ConstraintKind,
-    setting: &parse::Setting,
+    setting: &VersionSetting,
 ) -> VersionConstraint {
     let (text, literal) = match &setting.value {
         Value::String(s) => (s.clone(), true),
         other => (other.display(), false),
+    };
+    let tofu = if candidate.kind == FileKind::TerraformJson {
+        candidate.display.ends_with(".tofu.json")
+    } else {
+        candidate.display.ends_with(".tofu")
     };
     VersionConstraint {
         kind,
         path: candidate.display.clone(),
         dir: crate::model::paths::parent_dir(&candidate.display),
         fs_path: candidate.path.clone(),
-        line: source.line_of(setting.key_span.start),
+        line: setting.line,
         text,
         literal,
-        tofu: candidate.display.ends_with(".tofu"),
+        tofu,
         generated: candidate.kind == FileKind::Terragrunt,
     }
-}
-
-fn required_versions(candidate: &Candidate, bytes: &[u8]) -> Vec<VersionConstraint> {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Vec::new();
-    };
-    let source = Source::new(text.to_string());
-    let blocks = match candidate.kind {
-        // Terragrunt: the terraform blocks of `generate` heredocs.
-        FileKind::Terragrunt => parse::generated_terraform_blocks(&source),
-        _ => parse::terraform_blocks(&source),
-    };
-    let Ok(blocks) = blocks else {
-        return Vec::new();
-    };
-    blocks
-        .iter()
-        .filter_map(|body| body.get("required_version"))
-        .map(|s| constraint(candidate, &source, ConstraintKind::RequiredVersion, s))
-        .collect()
-}
-
-fn terragrunt_constraint(candidate: &Candidate, bytes: &[u8]) -> Option<VersionConstraint> {
-    let source = Source::new(std::str::from_utf8(bytes).ok()?.to_string());
-    let body = parse::top_level(&source).ok()?;
-    let setting = body.get("terraform_version_constraint")?;
-    Some(constraint(
-        candidate,
-        &source,
-        ConstraintKind::TerragruntConstraint,
-        setting,
-    ))
 }

@@ -13,8 +13,8 @@ use crate::plan::modernize::{self, TERRAGRUNT_KEEPS};
 use crate::plan::{self, Action, PlanOptions, Strategy};
 use crate::scan::{BackendPlan, Problem, RepoPlan};
 use crate::source::Source;
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 /// Blocks, reports or (with `modernize`) rewrites the outdated attributes of
 /// every backend to migrate.
@@ -22,13 +22,20 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
     let mut findings = Vec::new();
     let mut problems = Vec::new();
     let mut touched = BTreeSet::new();
+    // Looked up per backend below: indexed once, not searched per backend.
+    let texts: HashMap<String, usize> = repo
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.clone(), i))
+        .collect();
+    let mut tools = ToolCache::default();
     for i in 0..repo.backends.len() {
         if repo.backends[i].action != Action::Migrate {
             continue;
         }
-        let tofu = is_opentofu(&repo.backends[i], cwd);
         if modernize {
-            let Some(file) = repo.files.iter().find(|f| f.path == repo.backends[i].path) else {
+            let Some(file) = texts.get(&repo.backends[i].path).map(|&f| &repo.files[f]) else {
                 continue;
             };
             let source = Source::new(file.original.clone());
@@ -60,16 +67,21 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
             continue;
         }
         let b = &mut repo.backends[i];
+        let text = texts
+            .get(&b.path)
+            .map_or("", |&f| repo.files[f].original.as_str());
         let mut removed = Vec::new();
         for (setting, old, new) in modernize::outdated(&b.backend.body) {
-            let (line, column) = line_col(repo_text(&repo.files, &b.path), setting.key_span.start);
+            let at = setting.key_span.start;
             if modernize::is_removed(&old) {
+                let (line, column) = line_col(text, at);
                 removed.push((line, column, old));
                 continue;
             }
             if migration_removes(&old, strategy) {
                 continue;
             }
+            let (line, column) = line_col(text, at);
             findings.push(Finding {
                 path: b.path.clone(),
                 line,
@@ -90,7 +102,9 @@ pub fn run(repo: &mut RepoPlan, cwd: &Path, strategy: Strategy, modernize: bool)
             .map(|(line, _, old)| format!("{}:{line}: `{old}`", b.path))
             .collect::<Vec<_>>()
             .join(", ");
-        if tofu {
+        // Asked only here: most backends have no removed attribute, and the
+        // answer costs a look at the pin files of every folder above.
+        if tools.is_opentofu(b, cwd) {
             findings.push(Finding {
                 path: b.path.clone(),
                 line: removed[0].0,
@@ -208,52 +222,62 @@ fn kept_in_terragrunt(b: &BackendPlan, source: &Source) -> Vec<Finding> {
 /// Terraform pin) in the nearest version file of its folder or a parent
 /// (`.opentofu-version`, `.tool-versions`, `mise.toml`). Anything else may be
 /// Terraform.
-fn is_opentofu(b: &BackendPlan, cwd: &Path) -> bool {
-    if b.path.ends_with(".tofu") || b.path.ends_with(".tofu.json") {
-        return true;
-    }
-    if b.backend.kind == BackendKind::Terragrunt {
-        // Terragrunt picks its binary at run time: assume Terraform.
-        return false;
-    }
-    let kinds = [
-        VersionFileKind::TerraformVersion,
-        VersionFileKind::OpenTofuVersion,
-        VersionFileKind::ToolVersions,
-        VersionFileKind::MiseToml,
-        VersionFileKind::DotMiseToml,
-    ];
-    let mut dir = cwd.join(&b.path);
-    while dir.pop() {
-        let mut tools = Vec::new();
-        for kind in kinds {
-            if let Ok(text) = std::fs::read_to_string(dir.join(kind.file_name())) {
-                tools.extend(
-                    parse_version_file(kind, &text)
-                        .pins
-                        .into_iter()
-                        .map(|p| p.tool),
-                );
-            }
-        }
-        if tools.contains(&Tool::Terraform) {
-            return false;
-        }
-        if tools.contains(&Tool::OpenTofu) {
-            return true;
-        }
-        if !dir.starts_with(cwd) {
-            break;
-        }
-    }
-    false
+/// Which tool the pin files of each folder name, looked at once per folder
+/// however many modules sit below it.
+#[derive(Default)]
+struct ToolCache {
+    by_dir: HashMap<PathBuf, Vec<Tool>>,
 }
 
-fn repo_text<'a>(files: &'a [crate::scan::FilePlan], path: &str) -> &'a str {
-    files
-        .iter()
-        .find(|f| f.path == path)
-        .map_or("", |f| f.original.as_str())
+impl ToolCache {
+    fn is_opentofu(&mut self, b: &BackendPlan, cwd: &Path) -> bool {
+        if b.path.ends_with(".tofu") || b.path.ends_with(".tofu.json") {
+            return true;
+        }
+        if b.backend.kind == BackendKind::Terragrunt {
+            // Terragrunt picks its binary at run time: assume Terraform.
+            return false;
+        }
+        let mut dir = cwd.join(&b.path);
+        while dir.pop() {
+            let tools = self.tools_in(&dir);
+            if tools.contains(&Tool::Terraform) {
+                return false;
+            }
+            if tools.contains(&Tool::OpenTofu) {
+                return true;
+            }
+            if !dir.starts_with(cwd) {
+                break;
+            }
+        }
+        false
+    }
+
+    /// The tools the pin files in `dir` itself name.
+    fn tools_in(&mut self, dir: &Path) -> &[Tool] {
+        self.by_dir.entry(dir.to_path_buf()).or_insert_with(|| {
+            let kinds = [
+                VersionFileKind::TerraformVersion,
+                VersionFileKind::OpenTofuVersion,
+                VersionFileKind::ToolVersions,
+                VersionFileKind::MiseToml,
+                VersionFileKind::DotMiseToml,
+            ];
+            let mut tools = Vec::new();
+            for kind in kinds {
+                if let Ok(text) = std::fs::read_to_string(dir.join(kind.file_name())) {
+                    tools.extend(
+                        parse_version_file(kind, &text)
+                            .pins
+                            .into_iter()
+                            .map(|p| p.tool),
+                    );
+                }
+            }
+            tools
+        })
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.

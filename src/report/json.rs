@@ -125,38 +125,30 @@ pub fn render(
             .strategy
             .unwrap_or(crate::plan::Strategy::Replace)
             .as_str(),
-        backends: plan
-            .backends
-            .iter()
-            .map(|b| {
-                let mut json = backend(&b.path, &b.backend, b.action.as_str());
-                json.locks = match &b.locks {
-                    Some(locks) => serde_json::to_value(locks).unwrap_or_default(),
-                    None => serde_json::Value::String(lock_checks.to_string()),
-                };
-                json.reason = b
-                    .reason
-                    .clone()
-                    .or_else(|| b.locks.as_ref().and_then(|l| l.blockers.first().cloned()));
-                json.units = super::unit_keys(b)
-                    .into_iter()
-                    .map(|(dir, key)| JsonUnit { dir, key })
-                    .collect();
-                json.states = states(b);
-                json.conservative = b.resolution.conservative();
-                json.unknown = unknown(b);
-                json
-            })
-            .collect(),
-        files: plan
-            .files
-            .iter()
-            .map(|f| JsonFile {
-                path: &f.path,
-                changed: f.changed(),
-                diff: display_diff(&f.path, &f.original, &f.new_text),
-            })
-            .collect(),
+        backends: super::parallel_map(&plan.backends, |b| {
+            let mut json = backend(&b.path, &b.backend, b.action.as_str());
+            json.locks = match &b.locks {
+                Some(locks) => serde_json::to_value(locks).unwrap_or_default(),
+                None => serde_json::Value::String(lock_checks.to_string()),
+            };
+            json.reason = b
+                .reason
+                .clone()
+                .or_else(|| b.locks.as_ref().and_then(|l| l.blockers.first().cloned()));
+            json.units = super::unit_keys(b)
+                .into_iter()
+                .map(|(dir, key)| JsonUnit { dir, key })
+                .collect();
+            json.states = states(b);
+            json.conservative = b.resolution.conservative();
+            json.unknown = unknown(b);
+            json
+        }),
+        files: super::parallel_map(&plan.files, |f| JsonFile {
+            path: &f.path,
+            changed: f.changed(),
+            diff: display_diff(&f.path, &f.original, &f.new_text),
+        }),
         readers: super::readers::json(plan),
         errors: &plan.problems,
         preflight: &plan.findings,
