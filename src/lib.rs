@@ -2,7 +2,7 @@
 //! locking to S3 lockfiles, with format-preserving edits and a real rollback.
 //!
 //! One pipeline, one module per stage, each importing only the stages before it
-//! and the `model` (plain data and path helpers):
+//! and the `model` (plain data and path helpers, importing no stage):
 //! `discover -> parse -> resolve -> plan -> verify -> apply -> report / rollback`.
 //! `names` (which files are read), `source` and `git` are leaves; `file_pipeline`
 //! runs one file through parse and plan; `readers` and `preflight` look across

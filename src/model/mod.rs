@@ -1,11 +1,14 @@
-//! Model: the plain data the stages pass on (a repository's plan, its files and
-//! backends, problems, findings, readers, init-time overrides) and path helpers.
-//! It holds no stage's work: no walking, parsing, evaluating, AWS calls or
-//! writes. (It names the leaf types of parse, plan, resolve and preflight::facts,
-//! which import nothing of the model.)
+//! Model: the plain data the stages pass on (parsed backends and readers, the
+//! states they resolve to, strategies, actions and edits, a repository's plan,
+//! its files, problems, facts, findings, init-time overrides) and path helpers.
+//! It imports no stage and holds no stage's work: no walking, parsing,
+//! evaluating, splicing, AWS calls or writes. The stages re-export the types
+//! they produce at their own paths (`parse::Backend`, `plan::Edit`, ...).
 
+pub mod backend;
 pub mod check;
 pub mod digests;
+pub mod facts;
 pub mod hash;
 pub mod lock_ids;
 pub mod lockinfo;
@@ -18,8 +21,8 @@ pub mod rollback;
 pub mod status;
 pub mod units;
 
-use crate::parse::{Backend, Reader};
-use crate::preflight::facts::Fact;
+use backend::{Backend, Reader};
+use facts::Fact;
 use hash::sha256_hex;
 use locks::BackendLocks;
 use plan::{Action, Edit, Strategy};

@@ -3,7 +3,7 @@
 //! backend (it never locks), but a `config` that names DynamoDB settings makes
 //! Terraform check the state's `-md5` digest item on every read.
 
-use super::{Body, ParseError, Setting, Value, hcl, json};
+use super::{ParseError, Value, hcl, json};
 use crate::source::Source;
 use hcl_edit::Span;
 use hcl_edit::expr::Expression;
@@ -13,31 +13,7 @@ use jsonc_parser::ast;
 /// The data source type that reads another configuration's state.
 pub const REMOTE_STATE: &str = "terraform_remote_state";
 
-/// One `terraform_remote_state` data source with `backend = "s3"`.
-#[derive(Debug, Clone)]
-pub struct Reader {
-    /// The data source's name (`data.terraform_remote_state.<name>`).
-    pub name: String,
-    /// 1-based line of the data block (or JSON object).
-    pub line: usize,
-    /// The items of `config`; None when it is not an object literal, so what it
-    /// names cannot be known.
-    pub config: Option<Body>,
-    /// Where `config` stands, for reporting a config tflock cannot read.
-    pub config_line: Option<usize>,
-    /// The `workspace` argument as written (default: `default`).
-    pub workspace: Option<Value>,
-}
-
-impl Reader {
-    pub fn value(&self, key: &str) -> Option<&Value> {
-        self.config.as_ref()?.get(key).map(|s| &s.value)
-    }
-
-    pub fn setting(&self, key: &str) -> Option<&Setting> {
-        self.config.as_ref()?.get(key)
-    }
-}
+pub use crate::model::backend::Reader;
 
 /// The readers of a parsed HCL document (`.tf`, `.tofu`).
 pub(super) fn in_hcl(source: &Source, doc: &structure::Body) -> Result<Vec<Reader>, ParseError> {

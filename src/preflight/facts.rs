@@ -1,61 +1,11 @@
 //! What a file tells the preflight, gathered while the scan reads it anyway:
 //! version constraints, Terragrunt-generated files, CI arguments.
 
-use super::ci::{self, CiReference};
+use super::ci;
 use crate::discover::{Candidate, FileKind, TERRAGRUNT_GENERATED};
+pub use crate::model::facts::{ConstraintKind, Fact, VersionConstraint};
 use crate::parse::{Value, VersionQuery, VersionSetting, Versions};
 use memchr::memmem;
-use std::path::PathBuf;
-
-/// Where a version constraint was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConstraintKind {
-    /// `terraform { required_version = "..." }` in a `.tf` / `.tofu` file.
-    RequiredVersion,
-    /// Terragrunt's `terraform_version_constraint = "..."`.
-    TerragruntConstraint,
-}
-
-/// One version constraint found in a file.
-#[derive(Debug, Clone)]
-pub struct VersionConstraint {
-    pub kind: ConstraintKind,
-    /// Display path of the file, and its directory (the module).
-    pub path: String,
-    pub dir: String,
-    pub fs_path: PathBuf,
-    pub line: usize,
-    /// The constraint's text (the string's contents), or the expression text.
-    pub text: String,
-    /// Whether the value is a plain string (only then can it be bumped).
-    pub literal: bool,
-    /// A `.tofu` file: OpenTofu reads it.
-    pub tofu: bool,
-    /// Written inside a Terragrunt `generate` heredoc: it applies where the
-    /// generated file lands (the units), and is not edited by tflock.
-    pub generated: bool,
-}
-
-/// A fact for the preflight.
-#[derive(Debug, Clone)]
-pub enum Fact {
-    Constraint(VersionConstraint),
-    /// A file Terragrunt generated that configures a backend.
-    Generated {
-        path: String,
-    },
-    /// CI arguments that pass `dynamodb_table` to `init`, and the
-    /// `-backend-config` files a CI file names (line, path as written).
-    Ci {
-        path: String,
-        fs_path: PathBuf,
-        references: Vec<CiReference>,
-        config_files: Vec<(usize, String)>,
-    },
-    /// Init-time overrides written in the file (`-backend-config` arguments,
-    /// Terragrunt `extra_arguments`); moved onto `RepoPlan::overrides` after the walk.
-    Overrides(Vec<super::overrides::InitOverride>),
-}
 
 /// The version settings `facts_of` needs from a file's parse: asked only of
 /// files that mention them, and never of a file Terragrunt generated.

@@ -79,43 +79,10 @@ mod suggestion;
 mod tests;
 mod yaml;
 
+pub use crate::model::facts::{CiReference, Form};
 pub use args::ArgSite;
 pub use backend_file::find_in_backend_config_file;
 pub(in crate::preflight) use lexer::{Line, read_word, split_lines, unquote, walk_quotes};
-use serde::Serialize;
-
-/// How a CI file passes `dynamodb_table` to `init`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Form {
-    /// `-backend-config=dynamodb_table=X` on a command line (any quoting, `--`,
-    /// space form), or an action's `backend_config` input.
-    BackendConfigArg,
-    /// The same argument inside `TF_CLI_ARGS` / `TF_CLI_ARGS_init`.
-    EnvVar,
-    /// A `dynamodb_table = X` line in a file passed with `-backend-config=FILE`.
-    BackendConfigFileLine,
-    /// A `dynamodb_table = X` line in a shell heredoc (a backend config file or
-    /// `backend "s3"` block generated at CI time).
-    HeredocLine,
-}
-
-/// One place that keeps DynamoDB locking alive from outside the backend files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CiReference {
-    /// 1-based line of the argument (its leading `-`) or attribute.
-    pub line: usize,
-    /// 1-based column, counted in chars (a UTF-8 BOM is not counted).
-    pub column: usize,
-    pub form: Form,
-    /// The table as written (variables unresolved, surrounding quotes removed);
-    /// `None` when the value is empty (or `null` in a file).
-    pub table: Option<String>,
-    /// The matched argument or attribute as written.
-    pub snippet: String,
-    /// What the user should change.
-    pub suggestion: String,
-}
 
 /// Every place in a CI file, script or pipeline definition that passes
 /// `dynamodb_table` to `init` (see the module docs for the forms and limits),
