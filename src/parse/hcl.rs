@@ -254,7 +254,11 @@ fn terragrunt_remote_state(
 pub(super) fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
     source.body().parse::<structure::Body>().map_err(|e| {
         // The offset is exact; hcl-edit's line and column can point past a line's end.
-        let mut at = source.bom + e.location().offset();
+        // It can also fall inside a multi-byte character (fuzz finding): take the
+        // character's start, where HashiCorp's parser points too.
+        let mut at = source
+            .text
+            .floor_char_boundary(source.bom + e.location().offset());
         // A block left open runs into the end of the file; HashiCorp's parser
         // (the one users see in `terraform init`) points at its opening brace.
         if e.message().starts_with("invalid block body")
