@@ -181,6 +181,9 @@ fn generated_backends(
     if !starts_a_backend_block(inner) {
         return Ok(Vec::new());
     }
+    if let Some((at, count)) = too_many_unclosed_braces(inner) {
+        return Err(unclosed_braces_error(source, inner_start + at, count));
+    }
     let doc = inner.parse::<structure::Body>().map_err(|e| {
         ParseError::at(
             source,
@@ -251,7 +254,32 @@ fn terragrunt_remote_state(
     }
 }
 
+/// hcl-edit's parser backtracks exponentially through nested braces that are
+/// never closed (a 337-byte fuzz input ran for minutes, each brace doubling the
+/// time); past this many, tflock reports the syntax error without it, where
+/// HashiCorp's parser does: at the innermost open brace.
+const MAX_UNCLOSED_BRACES: usize = 8;
+
+/// The innermost of too many unclosed braces in `text`, with their count.
+fn too_many_unclosed_braces(text: &str) -> Option<(usize, usize)> {
+    let open = unclosed_braces(text);
+    (open.len() > MAX_UNCLOSED_BRACES).then(|| (open[open.len() - 1], open.len()))
+}
+
+fn unclosed_braces_error(source: &Source, at: usize, count: usize) -> ParseError {
+    ParseError::at(
+        source,
+        at,
+        format!(
+            "syntax error: unclosed configuration block or object ({count} braces are never closed)"
+        ),
+    )
+}
+
 pub(super) fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
+    if let Some((at, count)) = too_many_unclosed_braces(source.body()) {
+        return Err(unclosed_braces_error(source, source.bom + at, count));
+    }
     source.body().parse::<structure::Body>().map_err(|e| {
         // The offset is exact; hcl-edit's line and column can point past a line's end.
         // It can also fall inside a multi-byte character (fuzz finding): take the
@@ -274,6 +302,12 @@ pub(super) fn parse_document(source: &Source) -> Result<structure::Body, ParseEr
 /// The offset of the innermost `{` never closed, skipping strings, comments and
 /// heredocs; None when every brace is closed.
 fn innermost_unclosed_brace(text: &str) -> Option<usize> {
+    unclosed_braces(text).pop()
+}
+
+/// The offsets of the `{` never closed, outermost first, skipping strings,
+/// comments and heredocs.
+fn unclosed_braces(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
     let mut open = Vec::new();
     let mut i = 0;
@@ -321,7 +355,7 @@ fn innermost_unclosed_brace(text: &str) -> Option<usize> {
         }
         i += 1;
     }
-    open.pop()
+    open
 }
 
 fn line_end(bytes: &[u8], from: usize) -> usize {

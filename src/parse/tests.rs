@@ -240,3 +240,27 @@ fn a_syntax_error_is_reported_at_line_and_column() {
     let json = error(FileKind::TerraformJson, "{\"terraform\": ");
     assert!(json.starts_with("1:"), "{json}");
 }
+
+#[test]
+fn many_braces_left_open_are_a_syntax_error_at_the_innermost_without_backtracking() {
+    // hcl-edit doubles its time per unclosed brace here (fuzz finding); tflock
+    // answers at once, at the innermost open brace.
+    let text = format!("k = a{}\n", "%{g/u ".repeat(40));
+    let message = error(FileKind::Terraform, &text);
+    assert!(
+        message.starts_with(&format!("1:{}: syntax error: unclosed", 5 + 6 * 39 + 2)),
+        "{message}"
+    );
+    assert!(
+        message.contains("(40 braces are never closed)"),
+        "{message}"
+    );
+    // Deep nesting that is closed, braces inside strings, comments and
+    // heredocs: parsed as before.
+    let deep = format!(
+        "locals {{\n  x = {}1{}\n  s = \"{{{{{{{{{{{{{{{{{{{{\"\n  # {{{{{{{{{{{{{{{{{{{{\n  h = <<EOT\n{{{{{{{{{{{{{{{{{{{{\nEOT\n}}\n",
+        "{ a = ".repeat(12),
+        " }".repeat(12)
+    );
+    assert_eq!(backends(FileKind::Terraform, &deep), Vec::<String>::new());
+}
