@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{output_within, stderr, stdout, tflock, tflock_command, unavailable, write_files};
+use common::{
+    apply_offline, code, output_within, stderr, stdout, tflock, tflock_command, unavailable,
+    write_files,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -50,10 +53,6 @@ fn tree(files: &[(&str, &str)]) -> TempDir {
     let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
     write_files(dir.path(), &files);
     dir
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
 }
 
 #[test]
@@ -104,24 +103,7 @@ fn every_kind_of_dynamodb_use_fails_with_its_location() {
 fn check_passes_after_apply() {
     let dir = tree(&[("app/main.tf", DYNAMO), ("consumer/data.tf", READER)]);
     assert_eq!(code(&tflock(dir.path(), &["check"])), 1);
-    let applied = tflock(
-        dir.path(),
-        &[
-            "apply",
-            "--skip-lock-check",
-            "--auto-approve",
-            "--keep-digests",
-            "--rollback-file",
-            "rb.json",
-        ],
-    );
-    assert_eq!(
-        code(&applied),
-        0,
-        "{}{}",
-        stdout(&applied),
-        stderr(&applied)
-    );
+    apply_offline(dir.path());
     let out = tflock(dir.path(), &["check"]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
 }

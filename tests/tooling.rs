@@ -4,16 +4,15 @@
 
 mod common;
 
-use common::{output_within, stderr, stdout, tflock, tflock_command, unavailable, write_files};
+use common::{
+    apply_offline, code, output_within, stderr, stdout, tflock, tflock_command, unavailable,
+    write_files,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 use tempfile::TempDir;
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
 
 fn completion_script(shell: &str) -> PathBuf {
     let dir = TempDir::new().unwrap().keep();
@@ -243,24 +242,7 @@ fn offline_documents_match_their_schemas() {
     // Apply refuses a tree with an unreadable file: the rollback file comes
     // from the rest of it.
     std::fs::remove_dir_all(dir.path().join("bad")).unwrap();
-    let applied = tflock(
-        dir.path(),
-        &[
-            "apply",
-            "--skip-lock-check",
-            "--auto-approve",
-            "--keep-digests",
-            "--rollback-file",
-            "rb.json",
-        ],
-    );
-    assert_eq!(
-        code(&applied),
-        0,
-        "{}{}",
-        stdout(&applied),
-        stderr(&applied)
-    );
+    apply_offline(dir.path());
     let rollback = read_json(&dir.path().join("rb.json"));
     assert!(!rollback["files"].as_array().unwrap().is_empty());
     assert_valid("rollback", &rollback);

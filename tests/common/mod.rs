@@ -75,6 +75,35 @@ pub fn without_timings(stdout: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
+/// The exit code of a finished tflock (a signal is a test failure).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+/// `apply` without AWS (`--skip-lock-check`, digests kept) writing its rollback
+/// file to `rb.json` in `dir`; it must succeed.
+pub fn apply_offline(dir: &Path) -> Output {
+    let applied = tflock(
+        dir,
+        &[
+            "apply",
+            "--skip-lock-check",
+            "--auto-approve",
+            "--keep-digests",
+            "--rollback-file",
+            "rb.json",
+        ],
+    );
+    assert_eq!(
+        code(&applied),
+        0,
+        "{}{}",
+        stdout(&applied),
+        stderr(&applied)
+    );
+    applied
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
