@@ -5,7 +5,6 @@ pub use crate::model::paths::display_path;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
 use indicatif::ProgressBar;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -185,14 +184,14 @@ pub fn walk<T: Send>(
     cwd: &Path,
     selection: &Selection,
     progress: Option<&ProgressBar>,
-    visit: impl Fn(Candidate) -> Option<T> + Sync,
-) -> Vec<(String, T)> {
+    visit: impl Fn(Candidate, &Link) -> Option<T> + Sync,
+) -> Walked<T> {
     let mut listed = Vec::new();
     let mut walked = Vec::new();
     let mut git_failed = false;
     for root in roots {
         match listed_by_git(root, cwd) {
-            Some(Ok(files)) => listed.push((root.clone(), files)),
+            Some(Ok(listing)) => listed.push((root.clone(), listing)),
             Some(Err(_)) => {
                 git_failed = true;
                 walked.push(root.clone());
@@ -201,9 +200,11 @@ pub fn walk<T: Send>(
         }
     }
     let found = Mutex::new(Vec::new());
-    let seen = Mutex::new(HashSet::new());
     let base = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
-    let consider = |path: PathBuf| {
+    let folders = LinkedFolders::new(cwd);
+    // `is_link`: whether the path itself is a symbolic link, as the listing or
+    // the walk already knows.
+    let consider = |path: PathBuf, is_link: bool| {
         if let Some(bar) = progress {
             bar.inc(1);
         }
@@ -214,35 +215,30 @@ pub fn walk<T: Send>(
         };
         // A linked folder reaches here only when it leads out of the tree:
         // handed on like a file, so the plan refuses it by name.
-        let Some(kind) =
-            FileKind::of(&path).or_else(|| is_folder_link(&full).then_some(FileKind::Terraform))
+        let Some(kind) = FileKind::of(&path)
+            .or_else(|| (is_link && full.is_dir()).then_some(FileKind::Terraform))
         else {
             return;
         };
         // A link inside the tree stands for its target: read (and later
         // write) the real path, once. A link out of it is handed on as it is,
         // and the plan refuses it by name.
-        let path = match through_symlink(&full, &base) {
+        let link = folders.through_symlink(&path, is_link, &base);
+        let path = match &link {
             Link::Target(real) if path.is_absolute() => cwd.join(real),
-            Link::Target(real) => real,
+            Link::Target(real) => real.clone(),
             Link::None | Link::Outside(_) => path,
         };
         let display = display_path(&path, cwd);
         if !selection.included(&display) {
             return;
         }
-        if !seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(display.clone())
-        {
-            return;
-        }
-        if let Some(result) = visit(Candidate {
+        let candidate = Candidate {
             path,
             display: display.clone(),
             kind,
-        }) {
+        };
+        if let Some(result) = visit(candidate, &link) {
             found
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -252,24 +248,185 @@ pub fn walk<T: Send>(
     // Where git cannot list a work tree, .gitignore could hide a tracked
     // file: read everything there rather than miss one.
     walk_tree(&walked, cwd, selection, !git_failed, &consider);
-    let (linked, files): (Vec<PathBuf>, Vec<PathBuf>) = listed
-        .iter()
-        .flat_map(|(root, files)| {
-            files
-                .iter()
-                .filter(|f| within_selection(root, f, cwd, selection))
-                .map(|f| root.join(f))
-        })
-        .partition(|f| is_folder_link(&cwd.join(f)) && leads_inside(&cwd.join(f), &base));
-    // Git lists a linked folder as one entry: one inside the tree is walked
-    // (its files resolve to their real paths, read once), one out of it is
-    // handed on to be refused.
-    walk_tree(&linked, cwd, selection, true, &consider);
-    in_parallel(files, &consider);
+    let mut unit_files = Vec::new();
+    for (root, listing) in listed {
+        let dir = cwd
+            .join(&root)
+            .canonicalize()
+            .unwrap_or_else(|_| cwd.join(&root));
+        let sieve = Sieve {
+            root: &root,
+            cwd,
+            selection,
+            base: &base,
+        };
+        let mut left = sieve.visit(Path::new(""), listing, &consider);
+        // Repositories inside (submodules, or cloned into a folder) are
+        // listed by their own git, below the same root.
+        while let Some(nested) = left.nested.pop() {
+            let more = match crate::git::Listing::start(&cwd.join(&root).join(&nested)) {
+                Ok(listing) => sieve.visit(&nested, listing, &consider),
+                Err(_) => sieve.walk_instead(&nested, &consider),
+            };
+            left.absorb(more);
+        }
+        // Git lists a linked folder as one entry: one inside the tree is
+        // walked (its files resolve to their real paths, read once).
+        walk_tree(&left.linked, cwd, selection, true, &consider);
+        if left.complete {
+            unit_files.push((dir, left.unit_files));
+        }
+    }
     let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    // The same file can be reached twice (two roots, or a link and its
+    // target): it was planned alike both times, and is kept once.
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found.dedup_by(|a, b| a.0 == b.0);
-    found
+    Walked { found, unit_files }
+}
+
+/// The Terragrunt unit files git lists below the folder `dir` (absolute), as
+/// [`Walked::unit_files`] holds them; None outside git, or when git could not
+/// list all of them.
+pub fn listed_unit_files(dir: &Path) -> Option<Vec<PathBuf>> {
+    crate::git::git_dir(dir)?;
+    let walked = walk(
+        &[PathBuf::from(".")],
+        dir,
+        &Selection::default(),
+        None,
+        |_, _| None::<()>,
+    );
+    walked.unit_files.into_iter().next().map(|(_, files)| files)
+}
+
+/// What a walk found.
+pub struct Walked<T> {
+    /// What `visit` returned, by display path (sorted, each path once).
+    pub found: Vec<(String, T)>,
+    /// For each root git listed (its canonical folder): the Terragrunt unit
+    /// files git lists below it (absolute), whatever the selection, outside
+    /// the cache folders. Later stages need every unit of the repository;
+    /// when a root is the repository, this spares them a second walk.
+    pub unit_files: Vec<(PathBuf, Vec<PathBuf>)>,
+}
+
+/// Sorts the files git listed below a root: what to read, what to walk
+/// (linked folders inside the tree), what to list again (repositories
+/// inside), and the unit files.
+struct Sieve<'a> {
+    root: &'a Path,
+    cwd: &'a Path,
+    selection: &'a Selection,
+    base: &'a Path,
+}
+
+/// What a sieve leaves for later.
+#[derive(Default)]
+struct Left {
+    linked: Vec<PathBuf>,
+    nested: Vec<PathBuf>,
+    unit_files: Vec<PathBuf>,
+    /// Whether git listed everything (else part was walked, and the unit
+    /// files are not all here).
+    complete: bool,
+}
+
+impl Left {
+    fn absorb(&mut self, other: Left) {
+        self.linked.extend(other.linked);
+        self.nested.extend(other.nested);
+        self.unit_files.extend(other.unit_files);
+        self.complete &= other.complete;
+    }
+}
+
+impl Sieve<'_> {
+    /// Hands every listed file (`prefix`: the listed folder, below the root)
+    /// to `consider` on worker threads, the tracked ones while git still
+    /// looks for untracked ones.
+    fn visit(
+        &self,
+        prefix: &Path,
+        listing: crate::git::Listing,
+        consider: &(impl Fn(PathBuf, bool) + Sync),
+    ) -> Left {
+        let left = Mutex::new(Left {
+            complete: true,
+            ..Left::default()
+        });
+        let one = |file: &PathBuf| self.one(&prefix.join(file), consider, &left);
+        crate::parallel::for_each(&listing.tracked, &one);
+        let walked = match listing.untracked() {
+            Ok(untracked) => {
+                crate::parallel::for_each(&untracked, &one);
+                None
+            }
+            Err(_) => Some(self.walk_instead(prefix, consider)),
+        };
+        let mut left = left.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(walked) = walked {
+            left.absorb(walked);
+        }
+        left
+    }
+
+    /// Where git cannot list a folder, .gitignore could hide what it would
+    /// have listed: everything there is read rather than a file missed.
+    fn walk_instead(&self, prefix: &Path, consider: &(impl Fn(PathBuf, bool) + Sync)) -> Left {
+        walk_tree(
+            &[self.root.join(prefix)],
+            self.cwd,
+            self.selection,
+            false,
+            consider,
+        );
+        Left::default()
+    }
+
+    /// One listed path, relative to the root. One `lstat` answers every
+    /// question about it.
+    fn one(&self, relative: &Path, consider: &impl Fn(PathBuf, bool), left: &Mutex<Left>) {
+        // Unit files and repositories inside count whatever the selection:
+        // later stages need every unit of the repository.
+        if in_skipped_dir(relative) {
+            return;
+        }
+        let unit = crate::names::is_unit_file(relative);
+        let selected = within_selection(self.root, relative, self.cwd, self.selection);
+        let full = self.cwd.join(self.root).join(relative);
+        let Ok(meta) = std::fs::symlink_metadata(&full) else {
+            return; // tracked, but deleted from the work tree
+        };
+        let left = || left.lock().unwrap_or_else(|e| e.into_inner());
+        let file_type = meta.file_type();
+        if unit && file_type.is_file() {
+            left().unit_files.push(full.clone());
+        }
+        let is_dir = if file_type.is_symlink() {
+            full.is_dir()
+        } else {
+            file_type.is_dir()
+        };
+        if is_dir && full.join(".git").exists() {
+            let cache = relative
+                .file_name()
+                .is_some_and(|n| SKIPPED_DIRS.iter().any(|d| n == *d));
+            if !cache {
+                left().nested.push(relative.to_path_buf());
+            }
+            return;
+        }
+        if !selected || !(file_type.is_file() || file_type.is_symlink()) {
+            return;
+        }
+        let path = self.root.join(relative);
+        if file_type.is_symlink() && is_dir && leads_inside(&full, self.base) {
+            left().linked.push(path);
+        } else {
+            consider(path, file_type.is_symlink());
+        }
+    }
 }
 
 /// The ignore-aware parallel walk of roots outside git (and of file roots).
@@ -278,7 +435,7 @@ fn walk_tree(
     cwd: &Path,
     selection: &Selection,
     honour_ignore_files: bool,
-    consider: &(impl Fn(PathBuf) + Sync),
+    consider: &(impl Fn(PathBuf, bool) + Sync),
 ) {
     let Some((first, rest)) = roots.split_first() else {
         return;
@@ -312,66 +469,55 @@ fn walk_tree(
                 return WalkState::Continue;
             };
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            if is_dir && entry.path_is_symlink() && !leads_inside(entry.path(), real_base) {
-                consider(entry.into_path());
+            // A root named on the command line was followed before the walk
+            // began, so the walker does not know whether it is a link.
+            let is_link =
+                entry.path_is_symlink() || (entry.depth() == 0 && is_symlink(entry.path()));
+            if is_dir && is_link && !leads_inside(entry.path(), real_base) {
+                consider(entry.into_path(), true);
                 return WalkState::Skip;
             }
             if !is_dir {
-                consider(entry.into_path());
+                consider(entry.into_path(), is_link);
             }
             WalkState::Continue
         })
     });
 }
 
-/// Runs `consider` on every path, on as many threads as the machine has.
-fn in_parallel(paths: Vec<PathBuf>, consider: &(impl Fn(PathBuf) + Sync)) {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let paths = &paths;
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(paths.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(path) = paths.get(i) else { break };
-                    consider(path.clone());
-                }
-            });
-        }
-    });
-}
-
-/// What git lists below a folder root inside a work tree (relative to it):
-/// None when the root is a file or lies outside git, Err when git fails.
+/// The git listing of a folder root inside a work tree: None when the root
+/// is a file or lies outside git, Err when git fails.
 fn listed_by_git(
     root: &Path,
     cwd: &Path,
-) -> Option<Result<Vec<PathBuf>, crate::git::LsFilesError>> {
+) -> Option<Result<crate::git::Listing, crate::git::LsFilesError>> {
     let dir = cwd.join(root);
     if !dir.is_dir() || crate::git::git_dir(&dir).is_none() {
         return None;
     }
-    Some(crate::git::listed_files(&dir))
+    Some(crate::git::Listing::start(&dir))
 }
 
-/// Whether a file git listed below `root` is one to read: a regular file (not
-/// a symlink, not deleted), outside the cache folders, within `--max-depth`, and
-/// not under `--exclude`.
-fn within_selection(root: &Path, relative: &Path, cwd: &Path, selection: &Selection) -> bool {
-    let dirs: Vec<&std::ffi::OsStr> = relative
+/// Whether a path lies in a cache or VCS folder (`.terraform/`, ...).
+fn in_skipped_dir(relative: &Path) -> bool {
+    relative
         .parent()
         .into_iter()
         .flat_map(|p| p.iter())
-        .collect();
-    if dirs.iter().any(|d| SKIPPED_DIRS.iter().any(|s| d == s)) {
-        return false;
-    }
+        .any(|d| SKIPPED_DIRS.iter().any(|s| d == *s))
+}
+
+/// Whether a path git listed below `root` is within `--max-depth` and not
+/// under `--exclude` (its type is the caller's to check).
+fn within_selection(root: &Path, relative: &Path, cwd: &Path, selection: &Selection) -> bool {
     if selection
         .max_depth
         .is_some_and(|max| relative.components().count() > max)
     {
         return false;
+    }
+    if selection.exclude.is_none() {
+        return true;
     }
     let mut path = root.to_path_buf();
     for component in relative.iter() {
@@ -380,8 +526,7 @@ fn within_selection(root: &Path, relative: &Path, cwd: &Path, selection: &Select
             return false;
         }
     }
-    std::fs::symlink_metadata(cwd.join(root).join(relative))
-        .is_ok_and(|m| m.is_file() || m.file_type().is_symlink())
+    true
 }
 
 /// What a path is, as far as symbolic links go.
@@ -418,9 +563,87 @@ pub fn through_symlink(path: &Path, base: &Path) -> Link {
     }
 }
 
-/// Whether `path` is a symbolic link to a folder.
-fn is_folder_link(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) && path.is_dir()
+/// The folders below the current directory that are symbolic links or lie
+/// below one, each looked up once: asking every folder above every file cost
+/// a `statx` per folder per file.
+struct LinkedFolders {
+    cwd: PathBuf,
+    /// Keyed by the folder's bytes: hashing a `Path` goes component by component.
+    linked: Mutex<std::collections::HashMap<std::ffi::OsString, bool>>,
+}
+
+impl LinkedFolders {
+    fn new(cwd: &Path) -> LinkedFolders {
+        LinkedFolders {
+            cwd: cwd.to_path_buf(),
+            linked: Mutex::default(),
+        }
+    }
+
+    /// `through_symlink` for a path the walk found (relative to `cwd`, or
+    /// absolute), asking the file and each folder above it inside the tree
+    /// once per run.
+    ///
+    /// Below `cwd` along folders that are not links, a folder's parent is
+    /// inside the tree, so "a link whose parent is inside" is "a link below
+    /// `cwd`"; paths that leave that shape are asked the long way.
+    fn through_symlink(&self, path: &Path, is_link: bool, base: &Path) -> Link {
+        let full = self.cwd.join(path);
+        let Some(relative) = plainly_below(path, &self.cwd) else {
+            return through_symlink(&full, base);
+        };
+        let folder = relative.parent().unwrap_or(Path::new(""));
+        if !is_link && !self.linked(folder) {
+            return Link::None;
+        }
+        through_symlink(&full, base)
+    }
+
+    /// Whether `dir` (relative to `cwd`, plain names only) is a link or lies below one.
+    fn linked(&self, dir: &Path) -> bool {
+        if dir.as_os_str().is_empty() {
+            return false;
+        }
+        let cached = self
+            .linked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir.as_os_str())
+            .copied();
+        if let Some(linked) = cached {
+            return linked;
+        }
+        let parent = dir.parent().unwrap_or(Path::new(""));
+        let linked = self.linked(parent) || is_symlink(&self.cwd.join(dir));
+        self.linked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.as_os_str().to_owned(), linked);
+        linked
+    }
+}
+
+/// `path` relative to `cwd` as plain folder and file names (`.` dropped), or
+/// None when it climbs out (`..`) or is absolute elsewhere.
+fn plainly_below(path: &Path, cwd: &Path) -> Option<PathBuf> {
+    let relative = if path.is_absolute() {
+        path.strip_prefix(cwd).ok()?
+    } else {
+        path
+    };
+    let mut plain = PathBuf::new();
+    for component in relative.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::Normal(name) => plain.push(name),
+            _ => return None,
+        }
+    }
+    Some(plain)
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// Whether `path` resolves to somewhere below `base` (canonical).

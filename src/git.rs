@@ -38,19 +38,59 @@ pub enum LsFilesError {
     Failed(String),
 }
 
+/// What git lists below a folder, in two parts: the tracked files at once
+/// (git reads them from its index: milliseconds), the untracked ones that
+/// `.gitignore` does not match when they come (git must read every folder
+/// for those, a tenth of a second on a large tree). The second part runs
+/// beside the caller's work on the first.
+pub struct Listing {
+    /// Tracked files, relative to the folder, once each, in git's order.
+    pub tracked: Vec<PathBuf>,
+    untracked: std::thread::JoinHandle<Result<Vec<PathBuf>, LsFilesError>>,
+}
+
+impl Listing {
+    /// Starts both listings of `dir` and waits for the tracked one.
+    pub fn start(dir: &Path) -> Result<Listing, LsFilesError> {
+        let others = {
+            let dir = dir.to_path_buf();
+            std::thread::spawn(move || ls_files(&dir, &["--others", "--exclude-standard"]))
+        };
+        let mut tracked = ls_files(dir, &["--cached"])?;
+        // A file with a merge conflict is listed once per stage, side by side.
+        tracked.dedup();
+        Ok(Listing {
+            tracked,
+            untracked: others,
+        })
+    }
+
+    /// The untracked files `.gitignore` does not match, relative to the folder.
+    pub fn untracked(self) -> Result<Vec<PathBuf>, LsFilesError> {
+        self.untracked
+            .join()
+            .unwrap_or_else(|_| Err(LsFilesError::Failed("the listing thread panicked".into())))
+    }
+}
+
 /// The files below `dir` (relative to it) that git lists: every tracked file,
 /// `.gitignore` or not, and every untracked file `.gitignore` does not match
 /// (`git ls-files -z --cached --others --exclude-standard`; NUL-separated, so
-/// no name is quoted). A submodule is listed by its own git, recursively.
+/// no name is quoted). A submodule (or a repository inside an untracked
+/// folder) is one entry, a folder: its caller lists it with its own git.
 pub fn listed_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
+    let listing = Listing::start(dir)?;
+    let mut files = listing.tracked.clone();
+    files.extend(listing.untracked()?);
+    Ok(files)
+}
+
+/// `git ls-files -z` with `args`, run in `dir`.
+fn ls_files(dir: &Path, args: &[&str]) -> Result<Vec<PathBuf>, LsFilesError> {
     let out = Command::new("git")
-        .args([
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ])
+        .arg("ls-files")
+        .arg("-z")
+        .args(args)
         .current_dir(dir)
         // Inside a git hook these point at the hook's repository and index;
         // git must find the repository from `dir`, as `git_dir` does.
@@ -64,21 +104,7 @@ pub fn listed_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
             String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ));
     }
-    let mut files = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for path in split_nul(&out.stdout) {
-        // A file both tracked and changed is listed once per stage.
-        if !seen.insert(path.clone()) {
-            continue;
-        }
-        let full = dir.join(&path);
-        if full.is_dir() && full.join(".git").exists() {
-            files.extend(listed_files(&full)?.into_iter().map(|f| path.join(f)));
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(files)
+    Ok(split_nul(&out.stdout))
 }
 
 fn split_nul(bytes: &[u8]) -> Vec<PathBuf> {

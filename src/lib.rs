@@ -4,7 +4,8 @@
 //! One pipeline, one module per stage, each importing only the stages before it
 //! and the `model` (plain data and path helpers, importing no stage):
 //! `discover -> parse -> resolve -> plan -> verify -> apply -> report / rollback`.
-//! `names` (which files are read), `source` and `git` are leaves; `file_pipeline`
+//! `names` (which files are read), `source`, `git` and `parallel` (work on every
+//! core) are leaves; `file_pipeline`
 //! runs one file through parse and plan; `readers` and `preflight` look across
 //! the planned files; `scan` runs the offline half over a tree; `atomic` holds the
 //! file writes `apply` and `rollback` share; `aws` is the AWS core (clients,
@@ -28,6 +29,7 @@ pub mod iam;
 pub(crate) mod model;
 pub(crate) mod names;
 pub mod next_steps;
+pub(crate) mod parallel;
 pub mod parse;
 pub mod plan;
 pub mod planfile;

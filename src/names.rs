@@ -5,6 +5,12 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::path::Path;
 use std::sync::OnceLock;
 
+/// Whether a file name is a Terragrunt unit's configuration.
+pub fn is_unit_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n == "terragrunt.hcl" || n == "terragrunt.hcl.json")
+}
+
 /// `backend.hcl`, `backend.conf`, `*.backend.hcl`, `*.backend.conf`.
 pub fn is_partial_config_name(name: &str) -> bool {
     matches!(name, "backend.hcl" | "backend.conf")

@@ -28,17 +28,15 @@ pub fn scan_with(
     selection: &Selection,
     progress: Option<&indicatif::ProgressBar>,
 ) -> RepoPlan {
-    // Resolved once: per file it cost a readlink of every folder above.
-    let base = cwd.canonicalize().unwrap_or_else(|_| cwd.into());
-    let visited = discover::walk(roots, cwd, selection, progress, |candidate| {
-        let (outcome, facts) = plan_file(candidate, cwd, &base, strategy);
+    let walked = discover::walk(roots, cwd, selection, progress, |candidate, link| {
+        let (outcome, facts) = plan_file(candidate, link, cwd, strategy);
         (outcome.is_some() || !facts.is_empty()).then_some((outcome, facts))
     });
     let mut repo = RepoPlan {
         strategy: Some(strategy),
         ..RepoPlan::default()
     };
-    for (_, (outcome, facts)) in visited {
+    for (_, (outcome, facts)) in walked.found {
         repo.facts.extend(facts);
         let Some(outcome) = outcome else { continue };
         match outcome {
@@ -56,7 +54,7 @@ pub fn scan_with(
     // per unit), then the files init-time overrides pass are planned too, then
     // every backend is resolved (the partial files among them complete their
     // modules).
-    let repository = resolve::Repository::open(cwd);
+    let repository = resolve::Repository::open(cwd, &walked.unit_files);
     repo.units = repository.units.clone();
     overrides::collect(&mut repo, cwd, strategy, selection);
     resolve_repo(&mut repo, &repository, cwd);
@@ -116,11 +114,11 @@ fn init_argument(o: &InitOverride) -> resolve::InitArgument {
 }
 
 /// Reads and plans one candidate, and gathers its facts for the preflight
-/// (`base`: the canonical `cwd`).
+/// (`link`: what the walk found the path to be, as far as links go).
 fn plan_file(
     candidate: Candidate,
+    link: &discover::Link,
     cwd: &Path,
-    base: &Path,
     strategy: Strategy,
 ) -> (Option<FileOutcome>, Vec<Fact>) {
     let path = candidate.display.clone();
@@ -148,11 +146,12 @@ fn plan_file(
     }
     // The walk turned links inside the tree into their targets; one still
     // here leads out of it, where plan files and rollback cannot follow.
-    let full = cwd.join(&candidate.path);
-    if let discover::Link::Outside(target) = discover::through_symlink(&full, base) {
-        let target = target.map_or("nothing (a dangling link)".into(), |t| {
-            t.display().to_string()
-        });
+    if let discover::Link::Outside(target) = link {
+        let target = target
+            .as_ref()
+            .map_or("nothing (a dangling link)".into(), |t| {
+                t.display().to_string()
+            });
         return fail(
             1,
             1,

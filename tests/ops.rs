@@ -439,6 +439,63 @@ fn files_git_tracks_are_scanned_even_when_gitignore_matches_them() {
     );
 }
 
+/// The units of `root.hcl` an offline JSON plan found: the `unit` of each state.
+fn units_of_root(dir: &Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["plan", "--offline", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = tflock(dir, &all);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(&out), stderr(&out)));
+    let root = doc["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["file"] == "root.hcl")
+        .unwrap_or_else(|| panic!("no root.hcl backend: {doc:#}"));
+    let mut units: Vec<String> = root["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| st["unit"].as_str().unwrap_or("-").to_string())
+        .collect();
+    units.sort();
+    units
+}
+
+#[test]
+fn the_units_of_a_git_work_tree_are_the_unit_files_git_lists() {
+    let root = "remote_state {\n  backend = \"s3\"\n  config = {\n    bucket         = \"b\"\n    key            = \"${path_relative_to_include()}/terraform.tfstate\"\n    region         = \"eu-west-1\"\n    dynamodb_table = \"t\"\n  }\n}\n";
+    let unit = "include \"root\" {\n  path = find_in_parent_folders(\"root.hcl\")\n}\n";
+    // `git add -f .` tracks the ignored unit as well.
+    let repo = git_repo(&[
+        (".gitignore", "vendor/\n"),
+        ("root.hcl", root),
+        ("a/terragrunt.hcl", unit),
+        ("vendor/b/terragrunt.hcl", unit),
+    ]);
+    write_files(
+        repo.path(),
+        &[
+            ("c/terragrunt.hcl", unit.as_bytes()),
+            ("vendor/d/terragrunt.hcl", unit.as_bytes()),
+            (".terragrunt-cache/x/terragrunt.hcl", unit.as_bytes()),
+        ],
+    );
+    let expected = ["a", "c", "vendor/b"];
+    assert_eq!(
+        units_of_root(repo.path(), &[]),
+        expected,
+        "tracked units whatever .gitignore says, untracked ones unless it matches them, \
+         never a cache's"
+    );
+    // Every unit of the repository counts, whatever part of it is scanned.
+    assert_eq!(units_of_root(repo.path(), &["--exclude", "a"]), expected);
+    assert_eq!(units_of_root(repo.path(), &["root.hcl"]), expected);
+    // Outside git, the walk decides, and .gitignore with it.
+    std::fs::remove_dir_all(repo.path().join(".git")).unwrap();
+    assert_eq!(units_of_root(repo.path(), &[]), ["a", "c"]);
+}
+
 #[test]
 fn outside_git_gitignore_still_decides() {
     let dir = TempDir::new().unwrap();

@@ -234,6 +234,13 @@ fn check_versions(
     }
     // A partial configuration serves the modules whose init passes it.
     let init_dirs = overrides::file_dirs(&repo.overrides);
+    pins.prefetch(
+        cwd,
+        repo.backends
+            .iter()
+            .filter(|b| b.action == Action::Migrate)
+            .map(|b| parent_dir(&b.path)),
+    );
     for b in repo
         .backends
         .iter_mut()
@@ -286,7 +293,7 @@ fn check_versions(
                     blockers.push(blocker);
                 }
             }
-            for (file, pinned) in pins.near(cwd, dir) {
+            for (file, pinned) in pins.near(cwd, dir).iter().flatten().map(|found| &**found) {
                 for pin in &pinned.pins {
                     judged = true;
                     match pin.pin.verdict(&LOCKFILE_FLOOR) {
@@ -442,57 +449,86 @@ fn tool_name(tool: version::Tool) -> &'static str {
     }
 }
 
+/// The pin files tfenv, tofuenv, asdf and mise read.
+const PIN_FILES: [VersionFileKind; 5] = [
+    VersionFileKind::TerraformVersion,
+    VersionFileKind::OpenTofuVersion,
+    VersionFileKind::ToolVersions,
+    VersionFileKind::MiseToml,
+    VersionFileKind::DotMiseToml,
+];
+
+/// The nearest pin file of each of `PIN_FILES` at or above a folder:
+/// (display path, what it pins).
+type Nearest = std::sync::Arc<[Option<std::sync::Arc<(String, version::PinnedVersion)>>; 5]>;
+
 /// Version pin files, found the way tfenv, tofuenv and asdf find them: the
 /// nearest one in the module's folder or a parent.
 #[derive(Default)]
 struct PinCache {
-    /// Per absolute folder and file name: the nearest pin file at or above it.
-    /// Shared parents are looked at once, whatever the number of modules.
-    by_dir: std::collections::HashMap<
-        (std::path::PathBuf, &'static str),
-        Option<(String, version::PinnedVersion)>,
-    >,
+    /// The pin files each folder holds (their text), read ahead on every core.
+    read: std::collections::HashMap<std::path::PathBuf, [Option<String>; 5]>,
+    /// Per absolute folder: the nearest pin files. Shared parents are looked
+    /// at once, whatever the number of modules, and a folder without pin
+    /// files shares its parent's answer.
+    nearest: std::collections::HashMap<std::path::PathBuf, Nearest>,
 }
 
 impl PinCache {
-    fn near(&mut self, cwd: &Path, dir: &str) -> Vec<(String, version::PinnedVersion)> {
-        let absolute = normalize(&cwd.join(dir));
-        [
-            VersionFileKind::TerraformVersion,
-            VersionFileKind::OpenTofuVersion,
-            VersionFileKind::ToolVersions,
-            VersionFileKind::MiseToml,
-            VersionFileKind::DotMiseToml,
-        ]
-        .into_iter()
-        .filter_map(|kind| self.find(cwd, &absolute, kind))
-        .collect()
+    /// Reads the pin files of the module folders (and of the folders above
+    /// them) on every core, so the look-ups that follow find them read.
+    fn prefetch(&mut self, cwd: &Path, dirs: impl Iterator<Item = String>) {
+        let mut wanted: Vec<std::path::PathBuf> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for dir in dirs {
+            let absolute = normalize(&cwd.join(dir));
+            for folder in absolute.ancestors() {
+                if !seen.insert(folder.to_path_buf()) {
+                    break;
+                }
+                wanted.push(folder.to_path_buf());
+            }
+        }
+        let read = crate::parallel::map(&wanted, |d| (d.clone(), pin_files_in(d)));
+        self.read.extend(read);
     }
 
-    fn find(
-        &mut self,
-        cwd: &Path,
-        dir: &Path,
-        kind: VersionFileKind,
-    ) -> Option<(String, version::PinnedVersion)> {
-        let key = (dir.to_path_buf(), kind.file_name());
-        if let Some(cached) = self.by_dir.get(&key) {
-            return cached.clone();
+    /// The nearest pin files of the module folder `dir` (relative to `cwd`).
+    fn near(&mut self, cwd: &Path, dir: &str) -> Nearest {
+        self.nearest(cwd, &normalize(&cwd.join(dir)))
+    }
+
+    fn nearest(&mut self, cwd: &Path, dir: &Path) -> Nearest {
+        if let Some(known) = self.nearest.get(dir) {
+            return known.clone();
         }
-        let path = dir.join(kind.file_name());
-        let found = match std::fs::read_to_string(&path) {
-            Ok(text) => Some((
-                crate::discover::display_path(&path, cwd),
-                version::parse_version_file(kind, &text),
-            )),
-            Err(_) => match dir.parent() {
-                Some(parent) => self.find(cwd, parent, kind),
-                None => None,
-            },
+        let inherited = match dir.parent() {
+            Some(parent) => self.nearest(cwd, parent),
+            None => Nearest::default(),
         };
-        self.by_dir.insert(key, found.clone());
+        let texts = self.read.remove(dir).unwrap_or_else(|| pin_files_in(dir));
+        let found = if texts.iter().all(Option::is_none) {
+            inherited
+        } else {
+            let mut own = (*inherited).clone();
+            for (i, text) in texts.into_iter().enumerate() {
+                if let Some(text) = text {
+                    let kind = PIN_FILES[i];
+                    let shown = crate::discover::display_path(&dir.join(kind.file_name()), cwd);
+                    let pinned = version::parse_version_file(kind, &text);
+                    own[i] = Some(std::sync::Arc::new((shown, pinned)));
+                }
+            }
+            std::sync::Arc::new(own)
+        };
+        self.nearest.insert(dir.to_path_buf(), found.clone());
         found
     }
+}
+
+/// The text of each of `PIN_FILES` in a folder (None: absent or unreadable).
+fn pin_files_in(dir: &Path) -> [Option<String>; 5] {
+    PIN_FILES.map(|kind| std::fs::read_to_string(dir.join(kind.file_name())).ok())
 }
 
 fn normalize(path: &Path) -> std::path::PathBuf {

@@ -5,14 +5,17 @@ use crate::model::next_steps::NextSteps;
 use crate::parse::{Backend, Value};
 use crate::scan::{Problem, RepoPlan};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 #[derive(Serialize)]
 pub struct JsonPlan<'a> {
     pub format_version: &'static str,
     pub strategy: &'static str,
-    pub backends: Vec<JsonBackend<'a>>,
-    pub files: Vec<JsonFile<'a>>,
+    /// Each a [`JsonBackend`], rendered on its own (see [`nested`]).
+    pub backends: Vec<Box<RawValue>>,
+    /// Each a [`JsonFile`], rendered on its own.
+    pub files: Vec<Box<RawValue>>,
     /// `terraform_remote_state` readers whose config names DynamoDB settings
     /// (left out when there is none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -125,7 +128,7 @@ pub fn render(
             .strategy
             .unwrap_or(crate::plan::Strategy::Replace)
             .as_str(),
-        backends: super::parallel_map(&plan.backends, |b| {
+        backends: crate::parallel::map(&plan.backends, |b| {
             let mut json = backend(&b.path, &b.backend, b.action.as_str());
             json.locks = match &b.locks {
                 Some(locks) => serde_json::to_value(locks).unwrap_or_default(),
@@ -142,12 +145,14 @@ pub fn render(
             json.states = states(b);
             json.conservative = b.resolution.conservative();
             json.unknown = unknown(b);
-            json
+            nested(&json)
         }),
-        files: super::parallel_map(&plan.files, |f| JsonFile {
-            path: &f.path,
-            changed: f.changed(),
-            diff: display_diff(&f.path, &f.original, &f.new_text),
+        files: crate::parallel::map(&plan.files, |f| {
+            nested(&JsonFile {
+                path: &f.path,
+                changed: f.changed(),
+                diff: display_diff(&f.path, &f.original, &f.new_text),
+            })
         }),
         readers: super::readers::json(plan),
         errors: &plan.problems,
@@ -171,6 +176,18 @@ pub fn render(
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
     out
+}
+
+/// An element of the document's top-level arrays, rendered as the pretty
+/// printer renders it there, so elements can be rendered on every core and
+/// the document is still byte for byte the one rendered in one go: the
+/// printer copies a raw value as it is, and each line below the first sits
+/// two levels (four spaces) deeper. A JSON string never holds a raw line
+/// break, so every one is between tokens.
+fn nested<T: Serialize>(element: &T) -> Box<RawValue> {
+    let text = serde_json::to_string_pretty(element).unwrap_or_default();
+    RawValue::from_string(text.replace('\n', "\n    "))
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"))
 }
 
 fn backend<'a>(file: &'a str, b: &Backend, action: &'static str) -> JsonBackend<'a> {

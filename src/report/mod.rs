@@ -31,31 +31,6 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
 
 const REDACTED: &str = "(sensitive value)";
 
-/// `f` over `items` on every core, results in order: a plan of a large tree
-/// renders thousands of diffs, each independent of the others.
-pub(crate) fn parallel_map<'a, T: Sync, R: Send>(
-    items: &'a [T],
-    f: impl Fn(&'a T) -> R + Sync,
-) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Small inputs are not worth a thread.
-    if threads < 2 || items.len() < 64 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
-}
-
 /// A diff for people to read: the quoted values of secret settings replaced.
 /// (A patch for `git apply` keeps the real bytes: it must match the file.)
 pub fn display_diff(path: &str, old: &str, new: &str) -> String {

@@ -96,14 +96,17 @@ pub struct Repository {
 }
 
 impl Repository {
-    /// The git work tree holding `cwd` (or `cwd` outside git) and every unit in it.
-    pub fn open(cwd: &Path) -> Repository {
+    /// The git work tree holding `cwd` (or `cwd` outside git) and every unit
+    /// in it. `listed`: the unit files a git listing already found (see
+    /// [`crate::discover::Walked::unit_files`]); a listing of the repository
+    /// spares it a walk.
+    pub fn open(cwd: &Path, listed: &[(PathBuf, Vec<PathBuf>)]) -> Repository {
         let root = repo_root(cwd);
         let evaluator = Evaluator::new(World {
             repo_root: root.clone(),
             env: std::env::vars().collect(),
         });
-        let (units, unresolved) = units::find(&root, cwd, &evaluator);
+        let (units, unresolved) = units::find(&root, cwd, &evaluator, listed);
         Repository {
             units,
             unresolved,
@@ -120,26 +123,23 @@ impl Repository {
         cwd: &Path,
     ) -> Vec<Resolution> {
         let modules = Modules::new(backends, inits);
-        backends
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                let mut targets = Vec::new();
-                for (dir, layers) in modules.layers_of(i, backends) {
-                    let mut r = resolve_backend(&layers, cwd, &self.units, &self.evaluator);
-                    for t in &mut r.targets {
-                        let module = t.unit.clone().or_else(|| dir.clone());
-                        apply_init_arguments(t, inits, module.as_deref());
-                    }
-                    targets.extend(r.targets);
+        let indexed: Vec<(usize, &Located)> = backends.iter().enumerate().collect();
+        crate::parallel::map(&indexed, |&(i, b)| {
+            let mut targets = Vec::new();
+            for (dir, layers) in modules.layers_of(i, backends) {
+                let mut r = resolve_backend(&layers, cwd, &self.units, &self.evaluator);
+                for t in &mut r.targets {
+                    let module = t.unit.clone().or_else(|| dir.clone());
+                    apply_init_arguments(t, inits, module.as_deref());
                 }
-                let mut resolution = Resolution { targets };
-                if is_terragrunt_file(b.path) {
-                    block_on_unresolved_units(&mut resolution, b.path, &self.unresolved);
-                }
-                resolution
-            })
-            .collect()
+                targets.extend(r.targets);
+            }
+            let mut resolution = Resolution { targets };
+            if is_terragrunt_file(b.path) {
+                block_on_unresolved_units(&mut resolution, b.path, &self.unresolved);
+            }
+            resolution
+        })
     }
 }
 

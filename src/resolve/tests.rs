@@ -19,7 +19,7 @@ fn resolve(path: &str, kind: FileKind, text: &str) -> Resolution {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut resolutions = Repository::open(dir.path()).resolve_all(&located, &[], dir.path());
+    let mut resolutions = Repository::open(dir.path(), &[]).resolve_all(&located, &[], dir.path());
     resolutions.remove(0)
 }
 
@@ -147,7 +147,7 @@ fn a_partial_file_completes_the_block_of_its_module() {
         },
     ];
     let dir = tempfile::tempdir().unwrap();
-    let resolutions = Repository::open(dir.path()).resolve_all(&located, &[], dir.path());
+    let resolutions = Repository::open(dir.path(), &[]).resolve_all(&located, &[], dir.path());
     for r in &resolutions {
         let [t] = r.targets.as_slice() else {
             panic!("one target: {r:?}")

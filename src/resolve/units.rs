@@ -1,7 +1,8 @@
 //! Terragrunt units: every `terragrunt.hcl` (or `terragrunt.hcl.json`) of the
-//! repository and the files it includes. Found by walking the whole repository,
-//! whatever paths were scanned, because editing a root changes the backend of
-//! every unit that includes it.
+//! repository and the files it includes. Found in the whole repository (the
+//! files git lists in a work tree, as for the scan; elsewhere a walk), whatever
+//! paths were scanned, because editing a root changes the backend of every unit
+//! that includes it.
 
 use super::eval::Evaluator;
 use crate::discover::{SKIPPED_DIRS, display_path};
@@ -11,15 +12,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Every unit below `repo_root`, sorted by unit file, with display paths
-/// relative to `cwd`.
+/// relative to `cwd`. `listed`: the unit files a git listing of some folders
+/// found (canonical folder, absolute files); when one is the repository,
+/// those are its units and it is not walked again.
 pub fn find(
     repo_root: &Path,
     cwd: &Path,
     evaluator: &Evaluator,
+    listed: &[(PathBuf, Vec<PathBuf>)],
 ) -> (Vec<Unit>, Vec<UnresolvedUnit>) {
     let mut units = Vec::new();
     let mut unresolved = Vec::new();
-    for file in unit_files(repo_root) {
+    for file in unit_files(repo_root, listed) {
         let Ok(bytes) = std::fs::read(&file) else {
             continue;
         };
@@ -51,14 +55,24 @@ pub fn find(
     (units, unresolved)
 }
 
-/// Whether a file name is a Terragrunt unit's configuration.
-pub fn is_unit_file(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|n| n == "terragrunt.hcl" || n == "terragrunt.hcl.json")
-}
+pub use crate::names::is_unit_file;
 
-/// The unit files below `root` (absolute paths), walked in parallel.
-fn unit_files(root: &Path) -> Vec<PathBuf> {
+/// The unit files below `root` (absolute paths): those git lists in a work
+/// tree (from the scan's listing when it covered the repository), else
+/// walked in parallel.
+fn unit_files(root: &Path, listed: &[(PathBuf, Vec<PathBuf>)]) -> Vec<PathBuf> {
+    let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let listed = match listed.iter().find(|(dir, _)| *dir == canonical) {
+        Some((_, files)) => Some(files.clone()),
+        // In a git work tree git says which files are there, as for the scan.
+        None => crate::discover::listed_unit_files(root),
+    };
+    if let Some(files) = listed {
+        let mut files: Vec<PathBuf> = files.iter().map(|f| normalize(&absolute(f))).collect();
+        files.sort();
+        files.dedup();
+        return files;
+    }
     let found = Mutex::new(Vec::new());
     WalkBuilder::new(root)
         .hidden(false)
@@ -76,16 +90,10 @@ fn unit_files(root: &Path) -> Vec<PathBuf> {
                     && entry.file_type().is_some_and(|t| t.is_file())
                     && is_unit_file(entry.path())
                 {
-                    let path = entry.path();
-                    let absolute = if path.is_absolute() {
-                        path.to_path_buf()
-                    } else {
-                        std::env::current_dir().unwrap_or_default().join(path)
-                    };
                     found
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .push(normalize(&absolute));
+                        .push(normalize(&absolute(entry.path())));
                 }
                 WalkState::Continue
             })
@@ -93,6 +101,14 @@ fn unit_files(root: &Path) -> Vec<PathBuf> {
     let mut files = found.into_inner().unwrap_or_else(|e| e.into_inner());
     files.sort();
     files
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    }
 }
 
 /// Drops `.` and resolves `..` components lexically, as Terragrunt's paths are.
