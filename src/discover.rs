@@ -201,7 +201,8 @@ pub fn walk<T: Send>(
     }
     let found = Mutex::new(Vec::new());
     let base = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
-    let folders = LinkedFolders::new(cwd);
+    let lookup = lookup_base(cwd);
+    let folders = LinkedFolders::new(cwd, &lookup);
     // `is_link`: whether the path itself is a symbolic link, as the listing or
     // the walk already knows.
     let consider = |path: PathBuf, is_link: bool| {
@@ -259,6 +260,7 @@ pub fn walk<T: Send>(
             cwd,
             selection,
             base: &base,
+            lookup: &lookup,
         };
         let mut left = sieve.visit(Path::new(""), listing, &consider);
         // Repositories inside (submodules, or cloned into a folder) are
@@ -319,6 +321,8 @@ struct Sieve<'a> {
     cwd: &'a Path,
     selection: &'a Selection,
     base: &'a Path,
+    /// See [`lookup_base`].
+    lookup: &'a Path,
 }
 
 /// What a sieve leaves for later.
@@ -394,14 +398,16 @@ impl Sieve<'_> {
         }
         let unit = crate::names::is_unit_file(relative);
         let selected = within_selection(self.root, relative, self.cwd, self.selection);
-        let full = self.cwd.join(self.root).join(relative);
+        let full = self.lookup.join(self.root).join(relative);
         let Ok(meta) = std::fs::symlink_metadata(&full) else {
             return; // tracked, but deleted from the work tree
         };
         let left = || left.lock().unwrap_or_else(|e| e.into_inner());
         let file_type = meta.file_type();
         if unit && file_type.is_file() {
-            left().unit_files.push(full.clone());
+            left()
+                .unit_files
+                .push(self.cwd.join(self.root).join(relative));
         }
         let is_dir = if file_type.is_symlink() {
             full.is_dir()
@@ -570,12 +576,15 @@ struct LinkedFolders {
     cwd: PathBuf,
     /// Keyed by the folder's bytes: hashing a `Path` goes component by component.
     linked: Mutex<std::collections::HashMap<std::ffi::OsString, bool>>,
+    /// See [`lookup_base`].
+    lookup: PathBuf,
 }
 
 impl LinkedFolders {
-    fn new(cwd: &Path) -> LinkedFolders {
+    fn new(cwd: &Path, lookup: &Path) -> LinkedFolders {
         LinkedFolders {
             cwd: cwd.to_path_buf(),
+            lookup: lookup.to_path_buf(),
             linked: Mutex::default(),
         }
     }
@@ -614,12 +623,23 @@ impl LinkedFolders {
             return linked;
         }
         let parent = dir.parent().unwrap_or(Path::new(""));
-        let linked = self.linked(parent) || is_symlink(&self.cwd.join(dir));
+        let linked = self.linked(parent) || is_symlink(&self.lookup.join(dir));
         self.linked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(dir.as_os_str().to_owned(), linked);
         linked
+    }
+}
+
+/// What paths below `cwd` are looked up from: `cwd`, or nothing when it is
+/// the process's own folder (the kernel walks every folder of a path, per
+/// file: a short relative path is cheaper than an absolute one).
+fn lookup_base(cwd: &Path) -> PathBuf {
+    if std::env::current_dir().is_ok_and(|here| here == cwd) {
+        PathBuf::new()
+    } else {
+        cwd.to_path_buf()
     }
 }
 

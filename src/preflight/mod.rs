@@ -489,7 +489,16 @@ impl PinCache {
                 wanted.push(folder.to_path_buf());
             }
         }
-        let read = crate::parallel::map(&wanted, |d| (d.clone(), pin_files_in(d)));
+        // Below the process's own folder a short relative path is cheaper to
+        // look up (the kernel walks every folder of a path, per file name).
+        let here = std::env::current_dir().ok();
+        let read = crate::parallel::map(&wanted, |d| {
+            let short = here
+                .as_deref()
+                .and_then(|here| d.strip_prefix(here).ok())
+                .filter(|r| !r.as_os_str().is_empty());
+            (d.clone(), pin_files_in(short.unwrap_or(d)))
+        });
         self.read.extend(read);
     }
 
