@@ -598,7 +598,7 @@ impl LinkedFolders {
     /// `cwd`"; paths that leave that shape are asked the long way.
     fn through_symlink(&self, path: &Path, is_link: bool, base: &Path) -> Link {
         let full = self.cwd.join(path);
-        let Some(relative) = plainly_below(path, &self.cwd) else {
+        let Some(relative) = crate::model::paths::plainly_below(path, &self.cwd) else {
             return through_symlink(&full, base);
         };
         let folder = relative.parent().unwrap_or(Path::new(""));
@@ -641,25 +641,6 @@ fn lookup_base(cwd: &Path) -> PathBuf {
     } else {
         cwd.to_path_buf()
     }
-}
-
-/// `path` relative to `cwd` as plain folder and file names (`.` dropped), or
-/// None when it climbs out (`..`) or is absolute elsewhere.
-fn plainly_below(path: &Path, cwd: &Path) -> Option<PathBuf> {
-    let relative = if path.is_absolute() {
-        path.strip_prefix(cwd).ok()?
-    } else {
-        path
-    };
-    let mut plain = PathBuf::new();
-    for component in relative.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::Normal(name) => plain.push(name),
-            _ => return None,
-        }
-    }
-    Some(plain)
 }
 
 fn is_symlink(path: &Path) -> bool {
