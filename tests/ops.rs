@@ -323,13 +323,19 @@ fn rollback_outside_git_waits_for_an_apply_of_the_same_tree() {
 // Discovery
 // ---------------------------------------------------------------------------
 
-/// The files of the backends an offline JSON plan found.
-fn planned_files(dir: &Path, args: &[&str]) -> Vec<String> {
+/// The offline JSON plan of `dir`, with `args`.
+fn offline_plan(dir: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["plan", "--offline", "--format", "json"];
     all.extend_from_slice(args);
     let out = tflock(dir, &all);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(&out), stderr(&out)));
+    doc
+}
+
+/// The files of the backends an offline JSON plan found.
+fn planned_files(dir: &Path, args: &[&str]) -> Vec<String> {
+    let doc = offline_plan(dir, args);
     doc["backends"]
         .as_array()
         .unwrap()
@@ -441,11 +447,7 @@ fn files_git_tracks_are_scanned_even_when_gitignore_matches_them() {
 
 /// The units of `root.hcl` an offline JSON plan found: the `unit` of each state.
 fn units_of_root(dir: &Path, args: &[&str]) -> Vec<String> {
-    let mut all = vec!["plan", "--offline", "--format", "json"];
-    all.extend_from_slice(args);
-    let out = tflock(dir, &all);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(&out), stderr(&out)));
+    let doc = offline_plan(dir, args);
     let root = doc["backends"]
         .as_array()
         .unwrap()
