@@ -38,7 +38,13 @@ pub enum LsFilesError {
     Failed(String),
 }
 
-/// What git lists below a folder, in two parts: the tracked files at once
+/// What git lists below a folder: every tracked file, `.gitignore` or not, and
+/// every untracked file `.gitignore` does not match (`git ls-files -z --cached`
+/// and `--others --exclude-standard`; NUL-separated, so no name is quoted). A
+/// submodule (or a repository inside an untracked folder) is one entry, a
+/// folder, which the caller lists with its own git.
+///
+/// It comes in two parts: the tracked files at once
 /// (git reads them from its index: milliseconds), the untracked ones that
 /// `.gitignore` does not match when they come (git must read every folder
 /// for those, a tenth of a second on a large tree). The second part runs
@@ -71,18 +77,6 @@ impl Listing {
             .join()
             .unwrap_or_else(|_| Err(LsFilesError::Failed("the listing thread panicked".into())))
     }
-}
-
-/// The files below `dir` (relative to it) that git lists: every tracked file,
-/// `.gitignore` or not, and every untracked file `.gitignore` does not match
-/// (`git ls-files -z --cached --others --exclude-standard`; NUL-separated, so
-/// no name is quoted). A submodule (or a repository inside an untracked
-/// folder) is one entry, a folder: its caller lists it with its own git.
-pub fn listed_files(dir: &Path) -> Result<Vec<PathBuf>, LsFilesError> {
-    let listing = Listing::start(dir)?;
-    let mut files = listing.tracked.clone();
-    files.extend(listing.untracked()?);
-    Ok(files)
 }
 
 /// `git ls-files -z` with `args`, run in `dir`.

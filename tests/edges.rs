@@ -37,6 +37,19 @@ fn apply_offline(dir: &Path, rollback: &Path, extra: &[&str]) -> std::process::O
     tflock(dir, &args)
 }
 
+/// `rollback --auto-approve --files-only` of the rollback file `rollback`.
+fn rollback_files(dir: &Path, rollback: &Path) -> std::process::Output {
+    tflock(
+        dir,
+        &[
+            "rollback",
+            "--auto-approve",
+            "--files-only",
+            rollback.to_str().unwrap(),
+        ],
+    )
+}
+
 fn text(out: &std::process::Output) -> String {
     format!("{}{}", stdout(out), stderr(out))
 }
@@ -239,20 +252,9 @@ fn a_second_files_only_rollback_does_not_claim_to_have_checked_digests() {
     let rb = outside.path().join("rb.json");
     let out = apply_offline(dir.path(), &rb, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let rollback = |_: ()| {
-        tflock(
-            dir.path(),
-            &[
-                "rollback",
-                rb.to_str().unwrap(),
-                "--auto-approve",
-                "--files-only",
-            ],
-        )
-    };
-    let first = rollback(());
+    let first = rollback_files(dir.path(), &rb);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    let second = rollback(());
+    let second = rollback_files(dir.path(), &rb);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     let said = stdout(&second);
     assert!(!said.contains("every digest matches"), "{said}");
@@ -588,15 +590,7 @@ fn a_stale_run_lock_file_without_a_holder_does_not_block() {
         assert!(!lock.exists(), "{stale:?}: the run left its lock file");
         // And rollback, which takes the same lock, after a stale file again.
         std::fs::write(&lock, stale).unwrap();
-        let back = tflock(
-            dir.path(),
-            &[
-                "rollback",
-                "--auto-approve",
-                "--files-only",
-                rb.to_str().unwrap(),
-            ],
-        );
+        let back = rollback_files(dir.path(), &rb);
         assert_eq!(back.status.code(), Some(0), "{stale:?}:\n{}", text(&back));
         assert_eq!(read(dir.path(), "app/main.tf"), fmt_backend("app.tfstate"));
         assert!(!lock.exists(), "{stale:?}: rollback left its lock file");
@@ -675,15 +669,7 @@ fn a_symlinked_folder_inside_the_tree_is_followed_and_its_files_written_once() {
         // A second plan has nothing left to do, and rollback restores.
         let again = tflock(dir.path(), &["plan", "--offline"]);
         assert!(!stdout(&again).contains("-> migrate"), "{}", text(&again));
-        let back = tflock(
-            dir.path(),
-            &[
-                "rollback",
-                "--auto-approve",
-                "--files-only",
-                rb.to_str().unwrap(),
-            ],
-        );
+        let back = rollback_files(dir.path(), &rb);
         assert_eq!(back.status.code(), Some(0), "{}", text(&back));
         assert_eq!(
             read(dir.path(), "real/main.tf"),
