@@ -137,6 +137,70 @@ pub trait Io {
     fn spinner(&self, template: &str, what: String) -> Option<ProgressBar>;
 }
 
+/// Runs `render` with standard output as a writer: what it writes reaches
+/// [`Io::out`] in pieces of about 64 KiB, each cut at a character boundary, so a
+/// large document is printed as it is rendered rather than held whole.
+pub(crate) fn stream_out(
+    io: &mut dyn Io,
+    render: impl FnOnce(&mut OutWriter<'_>) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let mut out = OutWriter {
+        io,
+        pending: Vec::new(),
+        failed: None,
+    };
+    let written = render(&mut out).and_then(|()| out.send(0));
+    match (written, out.failed) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(Error::Stdout(e)),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+/// See [`stream_out`].
+pub(crate) struct OutWriter<'a> {
+    io: &'a mut dyn Io,
+    pending: Vec<u8>,
+    /// What [`Io::out`] refused, kept to be returned as it was.
+    failed: Option<Error>,
+}
+
+impl OutWriter<'_> {
+    const PIECE: usize = 64 * 1024;
+
+    /// Hands the pending text on once there is at least `at_least` of it,
+    /// all but an incomplete character at its end.
+    fn send(&mut self, at_least: usize) -> std::io::Result<()> {
+        if self.pending.len() < at_least.max(1) {
+            return Ok(());
+        }
+        let whole = match std::str::from_utf8(&self.pending) {
+            Ok(text) => text.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        };
+        let text = std::str::from_utf8(&self.pending[..whole]).unwrap_or_default();
+        if let Err(e) = self.io.out(text) {
+            self.failed = Some(e);
+            return Err(std::io::Error::other("standard output refused the text"));
+        }
+        self.pending.drain(..whole);
+        Ok(())
+    }
+}
+
+impl std::io::Write for OutWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(bytes);
+        self.send(Self::PIECE)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(()) // `stream_out` sends the rest when the renderer is done.
+    }
+}
+
 /// How a command ended, as `terraform plan -detailed-exitcode` counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -265,5 +329,65 @@ mod tests {
         );
         assert!(Aws::new(30, true).options().skip_probe);
         assert!(!Aws::new(30, true).probing(false).options().skip_probe);
+    }
+
+    /// Collects what a command prints, one entry per `out` call.
+    #[derive(Default)]
+    struct Printed {
+        pieces: Vec<String>,
+        refuse: bool,
+    }
+
+    impl Io for Printed {
+        fn style(&self) -> Style {
+            Style { color: false }
+        }
+        fn out(&mut self, text: &str) -> Result<(), Error> {
+            if self.refuse {
+                return Err(Error::Stdout(std::io::Error::other("closed")));
+            }
+            self.pieces.push(text.to_string());
+            Ok(())
+        }
+        fn err(&mut self, _: &str) {}
+        fn confirm(&mut self, _: &str) -> Result<bool, Error> {
+            Ok(false)
+        }
+        fn spinner(&self, _: &str, _: String) -> Option<ProgressBar> {
+            None
+        }
+    }
+
+    #[test]
+    fn streamed_output_arrives_whole_in_pieces_cut_between_characters() {
+        use std::io::Write;
+        // 3-byte characters written one byte at a time: a piece boundary
+        // falls inside a character unless the writer holds it back.
+        let text = "é€".repeat(30_000);
+        let mut printed = Printed::default();
+        stream_out(&mut printed, |out| {
+            for byte in text.as_bytes() {
+                out.write_all(std::slice::from_ref(byte))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(printed.pieces.len() > 1, "{} pieces", printed.pieces.len());
+        assert!(printed.pieces.iter().all(|p| p.len() <= 64 * 1024 + 4));
+        assert_eq!(printed.pieces.concat(), text);
+    }
+
+    #[test]
+    fn a_refused_stream_returns_the_refusal_and_a_failed_render_its_error() {
+        use std::io::Write;
+        let mut refusing = Printed {
+            refuse: true,
+            ..Printed::default()
+        };
+        let refused = stream_out(&mut refusing, |out| out.write_all(b"{}"));
+        assert!(matches!(refused, Err(Error::Stdout(e)) if e.to_string() == "closed"));
+        let mut printed = Printed::default();
+        let failed = stream_out(&mut printed, |_| Err(std::io::Error::other("render")));
+        assert!(matches!(failed, Err(Error::Stdout(e)) if e.to_string() == "render"));
     }
 }

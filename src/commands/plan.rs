@@ -40,11 +40,13 @@ pub fn run(config: &Config, cwd: &Path, io: &mut dyn Io, session: &Session) -> R
     } else {
         "not checked"
     };
-    io.out(&match config.format {
-        Format::Text => crate::report::text::render(&repo, io.style(), &note),
-        Format::Json => crate::report::json::render(&repo, lock_checks, checked.requests, &steps),
-        Format::Markdown => markdown(&repo, &steps).join("\n"),
-    })?;
+    match config.format {
+        Format::Text => io.out(&crate::report::text::render(&repo, io.style(), &note))?,
+        Format::Json => super::stream_out(io, |out| {
+            crate::report::json::write(&repo, lock_checks, checked.requests, &steps, out)
+        })?,
+        Format::Markdown => io.out(&markdown(&repo, &steps).join("\n"))?,
+    }
     for caveat in write_outputs(&repo, &steps, &config.planning, &config.outputs)? {
         io.err(&caveat);
     }

@@ -9,13 +9,13 @@ use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 #[derive(Serialize)]
-pub struct JsonPlan<'a> {
+pub struct JsonPlan<'a, B: Serialize, F: Serialize> {
     pub format_version: &'static str,
     pub strategy: &'static str,
-    /// Each a [`JsonBackend`], rendered on its own (see [`nested`]).
-    pub backends: Vec<Box<RawValue>>,
+    /// Each a [`JsonBackend`], rendered on its own (see [`Rendered`]).
+    pub backends: B,
     /// Each a [`JsonFile`], rendered on its own.
-    pub files: Vec<Box<RawValue>>,
+    pub files: F,
     /// `terraform_remote_state` readers whose config names DynamoDB settings
     /// (left out when there is none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -115,12 +115,28 @@ pub struct JsonSummary {
     pub aws_requests: Option<usize>,
 }
 
+/// The plan as one JSON document (a test's or a small caller's form of [`write`]).
 pub fn render(
     plan: &RepoPlan,
     lock_checks: &'static str,
     aws_requests: Option<usize>,
     next_steps: &NextSteps,
 ) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and serde_json writes only UTF-8.
+    let _ = write(plan, lock_checks, aws_requests, next_steps, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the plan as one JSON document to `out`, as it is rendered: the
+/// document of a large tree (16 MB for 10,000 modules) is never held whole.
+pub fn write(
+    plan: &RepoPlan,
+    lock_checks: &'static str,
+    aws_requests: Option<usize>,
+    next_steps: &NextSteps,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     use crate::plan::Action;
     let doc = JsonPlan {
         format_version: "1",
@@ -128,7 +144,7 @@ pub fn render(
             .strategy
             .unwrap_or(crate::plan::Strategy::Replace)
             .as_str(),
-        backends: crate::parallel::map(&plan.backends, |b| {
+        backends: Rendered::new(&plan.backends, |b: &crate::scan::BackendPlan| {
             let mut json = backend(&b.path, &b.backend, b.action.as_str());
             json.locks = match &b.locks {
                 Some(locks) => serde_json::to_value(locks).unwrap_or_default(),
@@ -147,7 +163,7 @@ pub fn render(
             json.unknown = unknown(b);
             nested(&json)
         }),
-        files: crate::parallel::map(&plan.files, |f| {
+        files: Rendered::new(&plan.files, |f: &crate::scan::FilePlan| {
             nested(&JsonFile {
                 path: &f.path,
                 changed: f.changed(),
@@ -173,9 +189,40 @@ pub fn render(
         },
         next_steps,
     };
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    out.push('\n');
-    out
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
+
+/// A top-level array of the document whose elements are rendered on every
+/// core, a batch at a time, and written as each batch is done: the document
+/// stays byte for byte the one rendered in one go (see [`nested`]), and only a
+/// batch of rendered elements is held at once.
+struct Rendered<'a, T, F> {
+    items: &'a [T],
+    render: F,
+}
+
+impl<'a, T, F> Rendered<'a, T, F> {
+    fn new(items: &'a [T], render: F) -> Self {
+        Rendered { items, render }
+    }
+}
+
+/// Elements per batch: enough to keep every core busy, few enough that a
+/// batch of rendered elements is small beside the plan.
+const RENDER_BATCH: usize = 1024;
+
+impl<T: Sync, F: Fn(&T) -> Box<RawValue> + Sync> Serialize for Rendered<'_, T, F> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.items.len()))?;
+        for batch in self.items.chunks(RENDER_BATCH) {
+            for element in crate::parallel::map(batch, &self.render) {
+                seq.serialize_element(&element)?;
+            }
+        }
+        seq.end()
+    }
 }
 
 /// An element of the document's top-level arrays, rendered as the pretty
