@@ -28,10 +28,16 @@ pub fn scan_with(
     selection: &Selection,
     progress: Option<&indicatif::ProgressBar>,
 ) -> RepoPlan {
-    let walked = discover::walk(roots, cwd, selection, progress, |candidate, link| {
-        let (outcome, facts) = plan_file(candidate, link, cwd, strategy);
-        (outcome.is_some() || !facts.is_empty()).then_some((outcome, facts))
-    });
+    let walked = discover::walk(
+        roots,
+        cwd,
+        selection,
+        progress,
+        |candidate, link, opened| {
+            let (outcome, facts) = plan_file(candidate, link, opened, cwd, strategy);
+            (outcome.is_some() || !facts.is_empty()).then_some((outcome, facts))
+        },
+    );
     let mut repo = RepoPlan {
         strategy: Some(strategy),
         ..RepoPlan::default()
@@ -114,10 +120,12 @@ fn init_argument(o: &InitOverride) -> resolve::InitArgument {
 }
 
 /// Reads and plans one candidate, and gathers its facts for the preflight
-/// (`link`: what the walk found the path to be, as far as links go).
+/// (`link`: what the walk found the path to be, as far as links go;
+/// `opened`: the file, when the walk opened it).
 fn plan_file(
     candidate: Candidate,
     link: &discover::Link,
+    opened: Option<discover::Opened>,
     cwd: &Path,
     strategy: Strategy,
 ) -> (Option<FileOutcome>, Vec<Fact>) {
@@ -162,7 +170,11 @@ fn plan_file(
         );
     }
     // One open: its size decides whether to read it at all.
-    let bytes = match read_capped(&candidate.path) {
+    let opened = match opened {
+        Some(opened) => Ok(opened),
+        None => open(&candidate.path),
+    };
+    let bytes = match opened.and_then(read_capped) {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(size)) => {
             return fail(
@@ -195,22 +207,24 @@ fn plan_file(
     (outcome, facts)
 }
 
-/// A file's bytes, or its size when it is over the limit (then it is not read).
-fn read_capped(path: &Path) -> std::io::Result<Result<Vec<u8>, u64>> {
-    use std::io::Read;
+/// Opens a file to read (its size asked of the open file).
+fn open(path: &Path) -> std::io::Result<discover::Opened> {
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
-    if size > MAX_FILE_BYTES {
-        return Ok(Err(size));
+    Ok(discover::Opened { file, size })
+}
+
+/// A file's bytes, or its size when it is over the limit (then it is not read).
+fn read_capped(opened: discover::Opened) -> std::io::Result<Result<Vec<u8>, u64>> {
+    use std::io::Read;
+    if opened.size > MAX_FILE_BYTES {
+        return Ok(Err(opened.size));
     }
-    // Room for one byte more than the size, so the read that finds the end
-    // needs no second buffer; through `take`, std asks no size of its own
-    // (an `fstat` and an `lseek` per file).
-    let mut bytes = Vec::with_capacity(size as usize + 1);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    // Grown past the limit since its size was asked.
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Ok(Err(bytes.len() as u64));
-    }
+    // The size it had when opened, in one read: through `take`, std asks no
+    // size of its own and makes no read to find the end. Bytes a writer adds
+    // meanwhile are not read; `apply` finds the file changed since the plan
+    // (its hash) and writes nothing.
+    let mut bytes = Vec::with_capacity(opened.size as usize);
+    opened.file.take(opened.size).read_to_end(&mut bytes)?;
     Ok(Ok(bytes))
 }

@@ -494,6 +494,53 @@ fn a_symlink_out_of_the_tree_is_refused_at_plan_time() {
     );
 }
 
+/// git lists what its index holds; the work tree decides what each path is:
+/// a committed file since replaced by a link out of the tree is refused as a
+/// link, a committed link is followed, a deleted file is no error.
+#[test]
+fn in_a_git_work_tree_what_a_listed_path_is_comes_from_the_work_tree() {
+    let outside = tree(&[("main.tf", &fmt_backend("out.tfstate"))]);
+    let dir = tree(&[
+        ("real/main.tf", &fmt_backend("real.tfstate")),
+        ("swapped/main.tf", &fmt_backend("swapped.tfstate")),
+        ("gone/main.tf", &fmt_backend("gone.tfstate")),
+    ]);
+    std::fs::create_dir(dir.path().join("committed")).unwrap();
+    std::os::unix::fs::symlink("../real/main.tf", dir.path().join("committed/main.tf")).unwrap();
+    commit_all(dir.path());
+    std::fs::remove_file(dir.path().join("swapped/main.tf")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("main.tf"),
+        dir.path().join("swapped/main.tf"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("gone/main.tf")).unwrap();
+    let before = read(outside.path(), "main.tf");
+    let out = tflock(dir.path(), &["plan", "--offline"]);
+    let (shown, said) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        said.contains("swapped/main.tf") && said.contains("outside the current directory"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(shown.matches("-> migrate").count(), 1, "{}", text(&out));
+    assert!(shown.contains("real/main.tf:2"), "{}", text(&out));
+    assert!(
+        !shown.contains("committed/") && !text(&out).contains("gone/"),
+        "{}",
+        text(&out)
+    );
+    let rb = outside.path().join("rb.json");
+    let out = apply_offline(dir.path(), &rb, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        read(outside.path(), "main.tf"),
+        before,
+        "wrote through the link"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The repository's run lock (`.git/tflock-run.lock`, issue 10 item 6): its
 // faults. A live holder and a holder killed mid-run: tests/ops.rs.
@@ -604,27 +651,32 @@ fn linked_folder_tree(in_git: bool) -> tempfile::TempDir {
     std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
     std::os::unix::fs::symlink("..", dir.path().join("real/loop")).unwrap();
     if in_git {
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(args)
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-        };
-        git(&["init", "-q"]);
-        git(&["add", "-A"]);
-        git(&[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "init",
-        ]);
+        commit_all(dir.path());
     }
     dir
+}
+
+/// Makes `dir` a git work tree with everything in it committed.
+fn commit_all(dir: &Path) {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "init",
+    ]);
 }
 
 #[test]
