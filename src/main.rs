@@ -6,6 +6,9 @@ use clap::Parser;
 use std::process::ExitCode;
 use tflock::commands::Exit;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = match cli::args::Cli::try_parse() {
         Ok(args) => args,
