@@ -213,9 +213,6 @@ fn check_versions(
     options: &Options,
     findings: &mut Vec<Finding>,
 ) -> Vec<(VersionConstraint, String)> {
-    let mut pins = PinCache::default();
-    let ci_pins = ci_pins::find(cwd);
-    let mut bumps = Vec::new();
     let units = repo.units.clone();
     // Indexes, so the work grows with the modules, not with their square.
     let mut units_of_root: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -234,41 +231,112 @@ fn check_versions(
     }
     // A partial configuration serves the modules whose init passes it.
     let init_dirs = overrides::file_dirs(&repo.overrides);
+    // The folders each backend to migrate is judged in.
+    let judged: Vec<(usize, Vec<String>)> = repo
+        .backends
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.action == Action::Migrate)
+        .map(|(i, b)| {
+            let dirs = match b.backend.kind {
+                BackendKind::Tfbackend if init_dirs.contains_key(b.path.as_str()) => {
+                    init_dirs[b.path.as_str()].clone()
+                }
+                BackendKind::Terragrunt => {
+                    let mine: Vec<String> = units_of_root
+                        .get(b.path.as_str())
+                        .into_iter()
+                        .flatten()
+                        .map(|d| d.to_string())
+                        .collect();
+                    if mine.is_empty() {
+                        vec![parent_dir(&b.path)]
+                    } else {
+                        mine
+                    }
+                }
+                _ => vec![parent_dir(&b.path)],
+            };
+            (i, dirs)
+        })
+        .collect();
+    let mut pins = PinCache::default();
     pins.prefetch(
         cwd,
-        repo.backends
-            .iter()
-            .filter(|b| b.action == Action::Migrate)
-            .map(|b| parent_dir(&b.path)),
+        judged.iter().flat_map(|(_, dirs)| dirs.iter().cloned()),
     );
-    for b in repo
-        .backends
-        .iter_mut()
-        .filter(|b| b.action == Action::Migrate)
-    {
-        let dirs: Vec<String> = match b.backend.kind {
-            BackendKind::Tfbackend if init_dirs.contains_key(b.path.as_str()) => {
-                init_dirs[b.path.as_str()].clone()
+    let nearest: std::collections::HashMap<&str, Nearest> = judged
+        .iter()
+        .flat_map(|(_, dirs)| dirs)
+        .map(|dir| (dir.as_str(), pins.near(cwd, dir)))
+        .collect();
+    let sources = VersionSources {
+        by_dir: &by_dir,
+        by_path: &by_path,
+        root_of_unit: &root_of_unit,
+        nearest: &nearest,
+        ci_pins: &ci_pins::find(cwd),
+        options,
+    };
+    // Each backend is judged on its own, on every core; the verdicts are
+    // applied in the plan's order.
+    let verdicts =
+        crate::parallel::map(&judged, |(i, dirs)| sources.judge(&repo.backends[*i], dirs));
+    let mut bumps = Vec::new();
+    for ((i, _), (mut blockers, found)) in judged.iter().zip(verdicts) {
+        findings.extend(found);
+        let b = &mut repo.backends[*i];
+        // The same constraint seen from several units is one reason.
+        let mut seen = BTreeSet::new();
+        blockers.retain(|b| seen.insert(b.reason.clone()));
+        if blockers.is_empty() {
+            continue;
+        }
+        let all_bumpable = blockers.iter().all(|b| b.bump.is_some());
+        if options.bump_required_version && all_bumpable {
+            bumps.extend(blockers.into_iter().filter_map(|b| b.bump));
+        } else {
+            b.action = Action::Blocked;
+            let mut reason = blockers
+                .into_iter()
+                .map(|b| b.reason)
+                .collect::<Vec<_>>()
+                .join("; ");
+            if options.bump_required_version {
+                reason.push_str("; required_version was not raised: the other blockers remain");
             }
-            BackendKind::Terragrunt => {
-                let mine: Vec<String> = units_of_root
-                    .get(b.path.as_str())
-                    .into_iter()
-                    .flatten()
-                    .map(|d| d.to_string())
-                    .collect();
-                if mine.is_empty() {
-                    vec![parent_dir(&b.path)]
-                } else {
-                    mine
-                }
-            }
-            _ => vec![parent_dir(&b.path)],
-        };
+            b.reason = Some(reason);
+        }
+    }
+    bumps
+}
+
+/// Every version source a module can have, indexed: its constraints (and
+/// those of the Terragrunt root it includes), its nearest pin files and the
+/// versions CI runs.
+struct VersionSources<'a> {
+    by_dir: &'a BTreeMap<&'a str, Vec<&'a VersionConstraint>>,
+    by_path: &'a BTreeMap<&'a str, Vec<&'a VersionConstraint>>,
+    root_of_unit: &'a BTreeMap<&'a str, &'a str>,
+    nearest: &'a std::collections::HashMap<&'a str, Nearest>,
+    ci_pins: &'a [(String, ci_pins::CiPin)],
+    options: &'a Options,
+}
+
+impl VersionSources<'_> {
+    /// What blocks one backend judged in the folders `dirs`, and what to say
+    /// about versions it cannot judge.
+    fn judge(
+        &self,
+        b: &crate::model::BackendPlan,
+        dirs: &[String],
+    ) -> (Vec<Blocker>, Vec<Finding>) {
         let mut blockers = Vec::new();
+        let mut findings = Vec::new();
         let mut judged = false;
-        for dir in &dirs {
-            let here = by_dir
+        for dir in dirs {
+            let here = self
+                .by_dir
                 .get(dir.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or_default();
@@ -276,9 +344,10 @@ fn check_versions(
             let own_tg = here
                 .iter()
                 .any(|c| c.kind == ConstraintKind::TerragruntConstraint);
-            let from_root = root_of_unit
+            let from_root = self
+                .root_of_unit
                 .get(dir.as_str())
-                .and_then(|root| by_path.get(root))
+                .and_then(|root| self.by_path.get(root))
                 .map(Vec::as_slice)
                 .unwrap_or_default()
                 .iter()
@@ -289,11 +358,16 @@ fn check_versions(
                 });
             for c in here.iter().chain(from_root) {
                 judged = true;
-                if let Some(blocker) = judge_constraint(c, options) {
+                if let Some(blocker) = judge_constraint(c, self.options) {
                     blockers.push(blocker);
                 }
             }
-            for (file, pinned) in pins.near(cwd, dir).iter().flatten().map(|found| &**found) {
+            let near = self.nearest.get(dir.as_str());
+            for (file, pinned) in near
+                .into_iter()
+                .flat_map(|n| n.iter().flatten())
+                .map(|f| &**f)
+            {
                 for pin in &pinned.pins {
                     judged = true;
                     match pin.pin.verdict(&LOCKFILE_FLOOR) {
@@ -318,7 +392,11 @@ fn check_versions(
                     }
                 }
             }
-            for (file, ci) in ci_pins.iter().filter(|(_, p)| ci_pins::applies_to(p, dir)) {
+            for (file, ci) in self
+                .ci_pins
+                .iter()
+                .filter(|(_, p)| ci_pins::applies_to(p, dir))
+            {
                 let pin = &ci.pin;
                 judged = true;
                 match pin.pin.verdict(&LOCKFILE_FLOOR) {
@@ -365,29 +443,8 @@ fn check_versions(
                 ),
             });
         }
-        // The same constraint seen from several units is one reason.
-        let mut seen = BTreeSet::new();
-        blockers.retain(|b| seen.insert(b.reason.clone()));
-        if blockers.is_empty() {
-            continue;
-        }
-        let all_bumpable = blockers.iter().all(|b| b.bump.is_some());
-        if options.bump_required_version && all_bumpable {
-            bumps.extend(blockers.into_iter().filter_map(|b| b.bump));
-        } else {
-            b.action = Action::Blocked;
-            let mut reason = blockers
-                .into_iter()
-                .map(|b| b.reason)
-                .collect::<Vec<_>>()
-                .join("; ");
-            if options.bump_required_version {
-                reason.push_str("; required_version was not raised: the other blockers remain");
-            }
-            b.reason = Some(reason);
-        }
+        (blockers, findings)
     }
-    bumps
 }
 
 fn judge_constraint(c: &VersionConstraint, options: &Options) -> Option<Blocker> {
