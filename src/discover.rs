@@ -2,6 +2,7 @@
 //! ones that cannot hold a backend; it never parses a file and imports no later stage.
 
 pub use crate::model::paths::display_path;
+use crate::source::Needle;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
 use indicatif::ProgressBar;
@@ -52,15 +53,17 @@ impl FileKind {
     }
 
     /// Bytes a file of this kind must contain to be worth parsing.
-    fn needle(self) -> Option<&'static [u8]> {
+    fn needle(self) -> Option<&'static Needle> {
+        static BACKEND: Needle = Needle::new(b"backend");
+        static NEVER: Needle = Needle::new(b"\0never a backend\0");
         match self {
-            FileKind::Terraform | FileKind::TerraformJson => Some(b"backend"),
+            FileKind::Terraform | FileKind::TerraformJson => Some(&BACKEND),
             // `remote_state { backend = "s3" ... }` and `generate` heredocs with `backend "s3"`.
-            FileKind::Terragrunt | FileKind::TerragruntJson => Some(b"backend"),
+            FileKind::Terragrunt | FileKind::TerragruntJson => Some(&BACKEND),
             // Every partial configuration is a backend setting by definition.
             FileKind::Tfbackend => None,
             // Never a backend; the preflight reads it for CI arguments.
-            FileKind::Ci => Some(b"\0never a backend\0"),
+            FileKind::Ci => Some(&NEVER),
         }
     }
 }
@@ -725,7 +728,7 @@ pub fn worth_parsing(kind: FileKind, bytes: &[u8]) -> Result<(), Skip> {
         return Err(Skip::Irrelevant);
     }
     match kind.needle() {
-        Some(needle) if memchr::memmem::find(bytes, needle).is_none() => Err(Skip::Irrelevant),
+        Some(needle) if !needle.is_in(bytes) => Err(Skip::Irrelevant),
         _ => Ok(()),
     }
 }

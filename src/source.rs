@@ -2,6 +2,30 @@
 
 pub use crate::model::hash::sha256_hex;
 
+/// A byte string searched for in every file: its searcher is built once per
+/// run, where `memchr::memmem::find` builds one per call.
+pub struct Needle {
+    bytes: &'static [u8],
+    finder: std::sync::OnceLock<memchr::memmem::Finder<'static>>,
+}
+
+impl Needle {
+    pub const fn new(bytes: &'static [u8]) -> Needle {
+        Needle {
+            bytes,
+            finder: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether `haystack` contains the needle.
+    pub fn is_in(&self, haystack: &[u8]) -> bool {
+        let finder = self
+            .finder
+            .get_or_init(|| memchr::memmem::Finder::new(self.bytes));
+        finder.find(haystack).is_some()
+    }
+}
+
 /// A file's original text and a line index over it.
 #[derive(Debug, Clone)]
 pub struct Source {

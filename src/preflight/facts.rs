@@ -5,6 +5,7 @@ use super::ci;
 use crate::discover::{Candidate, FileKind, TERRAGRUNT_GENERATED};
 pub use crate::model::facts::{ConstraintKind, Fact, VersionConstraint};
 use crate::parse::{Value, VersionQuery, VersionSetting, Versions};
+use crate::source::Needle;
 use memchr::memmem;
 
 /// The version settings `facts_of` needs from a file's parse: asked only of
@@ -16,15 +17,16 @@ pub fn version_query(candidate: &Candidate, bytes: &[u8]) -> VersionQuery {
     if content.starts_with(TERRAGRUNT_GENERATED) {
         return VersionQuery::default();
     }
-    let mentions = |needle: &[u8]| memmem::find(bytes, needle).is_some();
+    static REQUIRED_VERSION: Needle = Needle::new(b"required_version");
+    static TERRAGRUNT_CONSTRAINT: Needle = Needle::new(b"terraform_version_constraint");
     match candidate.kind {
         FileKind::Terraform | FileKind::TerraformJson => VersionQuery {
-            required_version: mentions(b"required_version"),
+            required_version: REQUIRED_VERSION.is_in(bytes),
             terragrunt_constraint: false,
         },
         FileKind::Terragrunt => VersionQuery {
-            required_version: mentions(b"required_version"),
-            terragrunt_constraint: mentions(b"terraform_version_constraint"),
+            required_version: REQUIRED_VERSION.is_in(bytes),
+            terragrunt_constraint: TERRAGRUNT_CONSTRAINT.is_in(bytes),
         },
         _ => VersionQuery::default(),
     }

@@ -45,6 +45,7 @@ use crate::discover::{Candidate, FileKind, Selection};
 use crate::model::RepoPlan;
 pub use crate::model::{InitOverride, OverrideKind, Via};
 use crate::plan::Strategy;
+use crate::source::Needle;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -73,8 +74,9 @@ pub fn init_overrides(candidate: &Candidate, text: &str, cwd: &Path) -> Vec<Init
 /// The overrides in a walked file's bytes, as a fact for [`collect`] (cheap
 /// for the files that mention no `-backend-config`).
 pub fn fact_of(candidate: &Candidate, bytes: &[u8], cwd: &Path) -> Option<Fact> {
-    let finder = |n: &[u8]| memchr::memmem::find(bytes, n).is_some();
-    if !(finder(b"backend-config") || finder(b"backend_config")) {
+    static DASHED: Needle = Needle::new(b"backend-config");
+    static SNAKE: Needle = Needle::new(b"backend_config");
+    if !(DASHED.is_in(bytes) || SNAKE.is_in(bytes)) {
         return None;
     }
     let text = String::from_utf8_lossy(bytes);
