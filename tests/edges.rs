@@ -461,6 +461,14 @@ fn a_symlink_inside_the_tree_is_followed_and_its_target_written_once() {
     assert!(link.file_type().is_symlink(), "the link was replaced");
 }
 
+/// An offline apply in `dir` fails and leaves `outside/main.tf`, which a link
+/// in `dir` leads to, as `before`.
+fn apply_refuses_to_write_through(dir: &Path, outside: &Path, before: &str) {
+    let out = apply_offline(dir, &outside.join("rb.json"), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(read(outside, "main.tf"), before, "wrote through the link");
+}
+
 #[test]
 fn a_symlink_out_of_the_tree_is_refused_at_plan_time() {
     let outside = tree(&[("main.tf", &fmt_backend("out.tfstate"))]);
@@ -484,14 +492,7 @@ fn a_symlink_out_of_the_tree_is_refused_at_plan_time() {
             text(&out)
         );
     }
-    let rb = outside.path().join("rb.json");
-    let out = apply_offline(dir.path(), &rb, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(
-        read(outside.path(), "main.tf"),
-        before,
-        "wrote through the link"
-    );
+    apply_refuses_to_write_through(dir.path(), outside.path(), &before);
 }
 
 /// git lists what its index holds; the work tree decides what each path is:
@@ -531,14 +532,7 @@ fn in_a_git_work_tree_what_a_listed_path_is_comes_from_the_work_tree() {
         "{}",
         text(&out)
     );
-    let rb = outside.path().join("rb.json");
-    let out = apply_offline(dir.path(), &rb, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(
-        read(outside.path(), "main.tf"),
-        before,
-        "wrote through the link"
-    );
+    apply_refuses_to_write_through(dir.path(), outside.path(), &before);
 }
 
 // ---------------------------------------------------------------------------
