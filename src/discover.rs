@@ -448,15 +448,13 @@ impl Sieve<'_> {
         let unit = crate::names::is_unit_file(relative);
         let selected = within_selection(self.root, relative, self.cwd, self.selection);
         let full = self.lookup.join(self.root).join(relative);
+        let left = || left.lock().unwrap_or_else(|e| e.into_inner());
+        let unit_file = || self.cwd.join(self.root).join(relative);
         if selected && FileKind::of(relative).is_some() {
             match Opened::regular_file(&full) {
                 Ok(Some(opened)) => {
                     if unit {
-                        let unit_file = self.cwd.join(self.root).join(relative);
-                        left.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .unit_files
-                            .push(unit_file);
+                        left().unit_files.push(unit_file());
                     }
                     return consider(self.root.join(relative), false, Some(opened));
                 }
@@ -469,12 +467,9 @@ impl Sieve<'_> {
         let Ok(meta) = std::fs::symlink_metadata(&full) else {
             return; // tracked, but deleted from the work tree
         };
-        let left = || left.lock().unwrap_or_else(|e| e.into_inner());
         let file_type = meta.file_type();
         if unit && file_type.is_file() {
-            left()
-                .unit_files
-                .push(self.cwd.join(self.root).join(relative));
+            left().unit_files.push(unit_file());
         }
         let is_dir = if file_type.is_symlink() {
             full.is_dir()

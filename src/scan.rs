@@ -139,14 +139,17 @@ fn plan_file(
         };
         (Some(FileOutcome::Failed(problem, Vec::new())), Vec::new())
     };
+    // One open (the walk's, when it made one): its size decides whether to
+    // read the file at all.
+    let read = |opened: Option<discover::Opened>, path: &Path| {
+        opened.map_or_else(|| open(path), Ok).and_then(read_capped)
+    };
     if candidate.kind == FileKind::Ci {
         // A CI file is read for its arguments only; one that cannot be read, or
         // that is far too large to be a script, is simply not a CI file here.
-        let too_big = std::fs::metadata(&candidate.path).map_or(true, |m| m.len() > MAX_FILE_BYTES);
-        let bytes = if too_big {
-            Vec::new()
-        } else {
-            std::fs::read(&candidate.path).unwrap_or_default()
+        let bytes = match read(opened, &candidate.path) {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) | Err(_) => Vec::new(),
         };
         let mut facts = facts::facts_of(&candidate, &bytes);
         facts.extend(overrides::fact_of(&candidate, &bytes, cwd));
@@ -169,12 +172,7 @@ fn plan_file(
             ),
         );
     }
-    // One open: its size decides whether to read it at all.
-    let opened = match opened {
-        Some(opened) => Ok(opened),
-        None => open(&candidate.path),
-    };
-    let bytes = match opened.and_then(read_capped) {
+    let bytes = match read(opened, &candidate.path) {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(size)) => {
             return fail(

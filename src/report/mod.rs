@@ -40,14 +40,14 @@ pub fn display_diff(path: &str, old: &str, new: &str) -> String {
 /// Replaces the string value after any secret key (`key = "v"`, `"key": "v"`).
 pub fn redact(text: &str) -> String {
     // Most text names no secret key at all: one search per key, then done.
-    static SEARCHES: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+    static SEARCHES: std::sync::LazyLock<Vec<crate::source::Needle>> =
         std::sync::LazyLock::new(|| {
             SECRET_KEYS
                 .iter()
-                .map(|k| memchr::memmem::Finder::new(k.as_bytes()))
+                .map(|k| crate::source::Needle::new(k.as_bytes()))
                 .collect()
         });
-    if !SEARCHES.iter().any(|f| f.find(text.as_bytes()).is_some()) {
+    if !SEARCHES.iter().any(|n| n.is_in(text.as_bytes())) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len());
