@@ -659,15 +659,14 @@ impl LinkedFolders {
     /// inside the tree, so "a link whose parent is inside" is "a link below
     /// `cwd`"; paths that leave that shape are asked the long way.
     fn through_symlink(&self, path: &Path, is_link: bool, base: &Path) -> Link {
-        let full = self.cwd.join(path);
         let Some(relative) = crate::model::paths::plainly_below(path, &self.cwd) else {
-            return through_symlink(&full, base);
+            return through_symlink(&self.cwd.join(path), base);
         };
         let folder = relative.parent().unwrap_or(Path::new(""));
         if !is_link && !self.linked(folder) {
             return Link::None;
         }
-        through_symlink(&full, base)
+        through_symlink(&self.cwd.join(path), base)
     }
 
     /// Whether `dir` (relative to `cwd`, plain names only) is a link or lies below one.

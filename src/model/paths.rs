@@ -11,7 +11,7 @@ pub fn plainly_below(path: &Path, cwd: &Path) -> Option<PathBuf> {
     } else {
         path
     };
-    let mut plain = PathBuf::new();
+    let mut plain = PathBuf::with_capacity(relative.as_os_str().len());
     for component in relative.components() {
         match component {
             std::path::Component::CurDir => {}
