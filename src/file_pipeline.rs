@@ -2,7 +2,7 @@
 //! rechecked to parse and to plan no further change) out. Pure: it walks no
 //! tree, reads and writes no file, and knows nothing of other files.
 
-use crate::discover::{self, Candidate};
+use crate::discover::{self, Candidate, FileKind};
 use crate::model::{BackendPlan, FileOutcome, FilePlan, Problem};
 use crate::parse::{self, Backend, VersionQuery, Versions};
 use crate::plan::{self, Action, Edit, Strategy};
@@ -22,6 +22,26 @@ pub fn plan_and_read_versions(
     bytes: Vec<u8>,
     strategy: Strategy,
     query: VersionQuery,
+) -> (Option<FileOutcome>, Versions) {
+    plan_skimming(candidate, bytes, strategy, query, Skim::WhereCertain)
+}
+
+/// Whether a `.tf` file is skimmed (`parse::skim`) before it is parsed whole.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Skim {
+    /// Wherever the lexer is certain: what every run does.
+    WhereCertain,
+    /// Never (the fuzzers compare the two).
+    Never,
+}
+
+/// `plan_and_read_versions`, skimming as `skim` says.
+pub(crate) fn plan_skimming(
+    candidate: Candidate,
+    bytes: Vec<u8>,
+    strategy: Strategy,
+    query: VersionQuery,
+    skim: Skim,
 ) -> (Option<FileOutcome>, Versions) {
     let path = candidate.display.clone();
     let kind = candidate.kind;
@@ -69,6 +89,16 @@ pub fn plan_and_read_versions(
         }
     };
     let source = Source::new(text);
+    // A file whose items that mention `backend` hold nothing to plan is
+    // not parsed whole (parse::skim); elsewhere the skim costs a lexing pass.
+    if kind == FileKind::Terraform
+        && skim == Skim::WhereCertain
+        && let Some(masked) = parse::skim::mask(source.body())
+        && masked.blanks_anything
+        && let Some(versions) = nothing_to_plan(&source, &path, masked, strategy, query)
+    {
+        return (None, versions);
+    }
     let (parsed, versions) = match parse::document(kind, &source) {
         Ok(document) => (document.parsed(), document.versions(query)),
         // A JSON file the strict parser refuses may still be read leniently
@@ -93,6 +123,27 @@ pub fn plan_and_read_versions(
         plan_backends(candidate, source, parsed.backends, readers, strategy),
         versions,
     )
+}
+
+/// The version settings of a `.tf` file whose masked text parses to no
+/// backend and no reader the plan reports, where the whole file, parsed,
+/// would give the same (or a syntax error in a blanked item, which this
+/// leaves unreported, as for a file without the word `backend`). None when
+/// the masked text holds anything: then the file is parsed whole.
+fn nothing_to_plan(
+    source: &Source,
+    path: &str,
+    masked: parse::skim::Masked,
+    strategy: Strategy,
+    query: VersionQuery,
+) -> Option<Versions> {
+    let text = format!("{}{}", &source.text[..source.bom], masked.text);
+    let masked = Source::at_offsets_of(source, text);
+    let document = parse::document(FileKind::Terraform, &masked).ok()?;
+    let parsed = document.parsed().ok()?;
+    let readers = crate::readers::plan_readers(&masked, path, parsed.readers, strategy).ok()?;
+    let nothing = parsed.backends.is_empty() && !readers.iter().any(|r| r.reported());
+    nothing.then(|| document.versions(query))
 }
 
 fn plan_backends(

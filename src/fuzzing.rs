@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::discover::{Candidate, FileKind};
-use crate::parse::{self, Backend, Body, Value};
+use crate::file_pipeline::{Skim, plan_skimming};
+use crate::parse::{self, Backend, Body, Value, VersionQuery};
 use crate::plan::{Action, Edit, Strategy, splice};
 use crate::resolve::eval::{Evaluated, Evaluator, World};
 use crate::source::Source;
@@ -52,6 +53,8 @@ pub struct Stats {
     pub unchanged: u64,
     pub errors: u64,
     pub irrelevant: u64,
+    /// Plans of `.tf` files where the skim alone found nothing to plan.
+    pub skimmed: u64,
     /// The slowest single `plan_bytes` call, and the size of its input.
     pub slowest: (Duration, usize),
 }
@@ -62,6 +65,7 @@ impl std::ops::AddAssign for Stats {
         self.unchanged += o.unchanged;
         self.errors += o.errors;
         self.irrelevant += o.irrelevant;
+        self.skimmed += o.skimmed;
         self.slowest = self.slowest.max(o.slowest);
     }
 }
@@ -100,7 +104,10 @@ pub const STRATEGIES: [Strategy; 2] = [Strategy::Replace, Strategy::Dual];
 
 /// Plans `bytes` with both strategies and checks every property.
 pub fn check_input(name: &str, kind: FileKind, bytes: &[u8]) -> Result<Stats, Finding> {
-    let mut stats = Stats::default();
+    let mut stats = Stats {
+        skimmed: check_skim(name, kind, bytes)?,
+        ..Stats::default()
+    };
     for strategy in STRATEGIES {
         let tag = format!("{strategy:?}");
         let t = Instant::now();
@@ -170,6 +177,45 @@ pub fn check_input(name: &str, kind: FileKind, bytes: &[u8]) -> Result<Stats, Fi
         }
     }
     Ok(stats)
+}
+
+/// The skim (`parse::skim`) changes nothing the pipeline says of a file: a
+/// `.tf` file planned after skimming has the outcome and version settings of
+/// the file parsed whole, except that a syntax error in an item it blanked
+/// goes unreported. Returns how many of
+/// the plans the skim decided alone.
+fn check_skim(name: &str, kind: FileKind, bytes: &[u8]) -> Result<u64, Finding> {
+    let masked = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| parse::skim::mask(Source::new(text.to_string()).body()));
+    if kind != FileKind::Terraform || masked.is_none() {
+        return Ok(0);
+    }
+    let mut decided = 0;
+    let query = VersionQuery {
+        required_version: true,
+        terragrunt_constraint: false,
+    };
+    for strategy in STRATEGIES {
+        let plan = |skim| {
+            let (outcome, versions) =
+                plan_skimming(candidate(name, kind), bytes.to_vec(), strategy, query, skim);
+            (format!("{outcome:?}"), outcome, versions)
+        };
+        let (whole, whole_outcome, whole_versions) = plan(Skim::Never);
+        let (skimmed, skimmed_outcome, skimmed_versions) = plan(Skim::WhereCertain);
+        let blanked_syntax_error = skimmed_outcome.is_none()
+            && matches!(&whole_outcome, Some(FileOutcome::Failed(p, _))
+                if p.message.starts_with("syntax error"));
+        ensure!(
+            (whole == skimmed && whole_versions == skimmed_versions) || blanked_syntax_error,
+            "skim",
+            "{strategy:?}: parsed whole: {whole} {whole_versions:?}; skimmed: {skimmed} \
+             {skimmed_versions:?}"
+        );
+        decided += u64::from(skimmed_outcome.is_none());
+    }
+    Ok(decided)
 }
 
 fn check_rewrite(

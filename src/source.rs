@@ -42,11 +42,22 @@ impl Source {
     pub fn new(text: String) -> Source {
         let bom = if text.starts_with(BOM) { BOM.len() } else { 0 };
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Source {
             text,
             bom,
             line_starts,
+        }
+    }
+
+    /// A text whose bytes that matter are at the same offsets as in
+    /// `original` (the skim's masked text): it takes the original's line
+    /// index, so lines and columns are the file's.
+    pub fn at_offsets_of(original: &Source, text: String) -> Source {
+        Source {
+            text,
+            bom: original.bom,
+            line_starts: original.line_starts.clone(),
         }
     }
 

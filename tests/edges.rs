@@ -289,6 +289,44 @@ fn an_unclosed_block_is_reported_where_hashicorps_parser_reports_it() {
     assert_eq!(at(ours), expected, "ours: {ours}\nhclcheck: {oracle}");
 }
 
+/// The skim (`parse::skim`): a file whose only `backend` is in a reader that
+/// needs no change is not parsed whole, so a typo in one of its resources is
+/// Terraform's to report, as in a file without the word `backend`; a typo in
+/// a file with a backend, or next to a reader that names DynamoDB, still
+/// fails the plan where it is.
+#[test]
+fn a_syntax_error_is_reported_in_files_tflock_plans_but_not_beside_a_reader_it_leaves() {
+    let reader = |config: &str| {
+        format!(
+            "resource \"aws_sqs_queue\" \"q\" {{\n  name = = \"typo\"\n}}\n\n\
+             data \"terraform_remote_state\" \"net\" {{\n  backend = \"s3\"\n  config = {{\n{config}  }}\n}}\n"
+        )
+    };
+    let plain = reader("    bucket = \"b\"\n    key    = \"k\"\n");
+    let dir = tree(&[("reader/main.tf", plain.as_str())]);
+    let out = tflock(dir.path(), &["plan", "--offline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!stderr(&out).contains("reader/main.tf"), "{}", text(&out));
+
+    let named = reader(
+        "    bucket         = \"b\"\n    key            = \"k\"\n    dynamodb_table = \"t\"\n",
+    );
+    let backend = format!(
+        "{}terraform {{\n  backend \"s3\" {{}}\n}}\n",
+        &plain[..plain.find("data").unwrap()]
+    );
+    for (name, file) in [("reader", named), ("backend", backend)] {
+        let dir = tree(&[("main.tf", file.as_str())]);
+        let out = tflock(dir.path(), &["plan", "--offline"]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
+        assert!(
+            stderr(&out).contains("main.tf:2:10: syntax error"),
+            "{name}: {}",
+            text(&out)
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Paths
 // ---------------------------------------------------------------------------

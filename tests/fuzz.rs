@@ -409,6 +409,18 @@ const TF_DECOYS: &[&str] = &[
     "resource \"local_file\" \"f\" {\n  content = <<-EOT\n    backend \"s3\" {\n      dynamodb_table = \"in-heredoc\"\n    }\n  EOT\n}\n",
 ];
 
+/// Items around a reader that the skim (`parse::skim`) blanks: each one
+/// lexes in a way a careless lexer gets wrong (braces and quotes in strings,
+/// comments and heredocs, escaped and nested interpolations).
+const SKIM_DECOYS: &[&str] = &[
+    "resource \"aws_iam_policy\" \"p\" {\n  policy = <<EOF\n{\n  \"Statement\": [\"${var.x}\"]\n}\nEOFX\n  EOF\n}\n",
+    "locals {\n  a = \"{ [ (\"\n  b = \"$${not} %%{not} ${join(\"}\", [\"{\"])}\"\n  c = { for k, v in var.m : k => \"${v}\" if v != \"\" }\n}\n",
+    "/* a block comment with \"quotes\" and { braces\n   over two lines */\nvariable \"v\" {\n  default = [1, 2] // a \"comment\" }\n}\n",
+    "resource \"null_resource\" \"n\" {\n  triggers = {\n    script = <<-SH\n      echo \"${local.a}\" # not a comment }\n      %{ if true }yes%{ endif }\n    SH\n  }\n}\n",
+    "output \"o\" {\n  value = (1 + 2) * 3\n}\n",
+    "terraform {\n  required_version = \">= 1.10\"\n}\n",
+];
+
 const TG_DECOYS: &[&str] = &[
     "include \"root\" {\n  path = find_in_parent_folders(\"root.hcl\")\n}\n",
     "inputs = {\n  dynamodb_table = \"app\"\n  use_lockfile = false\n}\n",
@@ -429,7 +441,7 @@ fn with_decoys(rng: &mut Rng, decoys: &[&str], main: String) -> String {
 /// A generated backend file: (file name, text). No BOM, LF endings.
 fn gen_file(rng: &mut Rng) -> (String, String) {
     let items = gen_settings(rng);
-    match rng.below(7) {
+    match rng.below(8) {
         0 | 1 => {
             let mut main = String::from("terraform {\n");
             if rng.chance(2) {
@@ -483,7 +495,15 @@ fn gen_file(rng: &mut Rng) -> (String, String) {
             );
             ("terragrunt.hcl".into(), with_decoys(rng, TG_DECOYS, main))
         }
-        _ => ("main.tf.json".into(), gen_json(rng, &items)),
+        6 => ("main.tf.json".into(), gen_json(rng, &items)),
+        _ => {
+            // A file that only reads a state: what the skim leaves unparsed.
+            let reader = "data \"terraform_remote_state\" \"net\" {\n  backend = \"s3\"\n  config = {\n    bucket = \"b\"\n    key    = \"k\"\n  }\n}\n";
+            (
+                "main.tf".into(),
+                with_decoys(rng, SKIM_DECOYS, reader.into()),
+            )
+        }
     }
 }
 
@@ -1441,7 +1461,8 @@ fn fuzz_rewriter() {
     );
     eprintln!(
         "fuzz summary: {} executions in {:.1}s ({:.0}/s), seed {seed:#x}; plans with a change: {}, \
-         without: {}, errors (parse problems): {}, no backend: {}; panics: {}, hangs: {}, \
+         without: {}, errors (parse problems): {}, no backend: {} ({} decided by the skim); \
+         panics: {}, hangs: {}, \
          property failures: {} ({} of already-known kinds); corpus {} (+{} mutants); \
          slowest plan {:?} ({} bytes; limit per input {:?})",
         summary.executions,
@@ -1451,6 +1472,7 @@ fn fuzz_rewriter() {
         summary.stats.unchanged,
         summary.stats.errors,
         summary.stats.irrelevant,
+        summary.stats.skimmed,
         summary.panics,
         summary.hangs,
         summary.property_failures,
@@ -1619,10 +1641,13 @@ fn replay_fuzz_corpus() {
 fn generated_files_pass() {
     let mut rng = Rng::new(DEFAULT_SEED ^ 1);
     let mut runner = Runner::new(TIME_LIMIT);
-    let mut changed = 0;
+    let (mut changed, mut skimmed) = (0, 0);
     for input in generated_seeds(&mut rng, 300) {
         match runner.run(&input, &input.bytes) {
-            Ok(stats) => changed += stats.changed,
+            Ok(stats) => {
+                changed += stats.changed;
+                skimmed += stats.skimmed;
+            }
             Err(f) => panic!(
                 "{}: {}: {}\n{}",
                 input.name,
@@ -1635,6 +1660,12 @@ fn generated_files_pass() {
     assert!(
         changed >= 300,
         "only {changed} of 600 plans changed anything"
+    );
+    // The files that only read a state are decided by the skim, and
+    // `check_skim` compared each with the file parsed whole.
+    assert!(
+        skimmed >= 40,
+        "the skim decided only {skimmed} of 600 plans"
     );
 }
 

@@ -7,6 +7,7 @@
 mod hcl;
 mod json;
 pub(crate) mod readers;
+pub(crate) mod skim;
 
 pub use crate::model::backend::{Backend, BackendKind, Body, Setting, Syntax, Value};
 pub use readers::Reader;
