@@ -248,15 +248,10 @@ pub fn walk<T: Send>(
         if let Some(bar) = progress {
             bar.inc(1);
         }
-        let full = if path.is_absolute() {
-            path.clone()
-        } else {
-            cwd.join(&path)
-        };
         // A linked folder reaches here only when it leads out of the tree:
         // handed on like a file, so the plan refuses it by name.
         let Some(kind) = FileKind::of(&path)
-            .or_else(|| (is_link && full.is_dir()).then_some(FileKind::Terraform))
+            .or_else(|| (is_link && cwd.join(&path).is_dir()).then_some(FileKind::Terraform))
         else {
             return;
         };
