@@ -3,34 +3,9 @@
 use super::display_diff;
 use crate::model::next_steps::NextSteps;
 use crate::parse::{Backend, Value};
-use crate::scan::{Problem, RepoPlan};
+use crate::scan::RepoPlan;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-
-#[derive(Serialize)]
-pub struct JsonPlan<'a, B: Serialize, F: Serialize> {
-    pub format_version: &'static str,
-    pub strategy: &'static str,
-    /// Each a [`JsonBackend`], rendered on its own (see [`Rendered`]).
-    pub backends: B,
-    /// Each a [`JsonFile`], rendered on its own.
-    pub files: F,
-    /// `terraform_remote_state` readers whose config names DynamoDB settings
-    /// (left out when there is none).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub readers: Vec<super::readers::JsonReader<'a>>,
-    pub errors: &'a [Problem],
-    /// Preflight findings: CI arguments, generated files, versions, OpenTofu twins.
-    pub preflight: &'a [crate::preflight::Finding],
-    /// `-backend-config` arguments given to `init` from CI files, scripts,
-    /// `TF_CLI_ARGS_init` and Terragrunt `extra_arguments` (only when there are any).
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub init_overrides: &'a [crate::preflight::overrides::InitOverride],
-    pub summary: JsonSummary,
-    /// What to do after apply: re-init, IAM, bucket versioning.
-    pub next_steps: &'a NextSteps,
-}
 
 #[derive(Serialize)]
 pub struct JsonBackend<'a> {
@@ -130,6 +105,8 @@ pub fn render(
 
 /// Writes the plan as one JSON document to `out`, as it is rendered: the
 /// document of a large tree (16 MB for 10,000 modules) is never held whole.
+/// Byte for byte what `serde_json::to_writer_pretty` writes for the same
+/// fields (see [`Document`]).
 pub fn write(
     plan: &RepoPlan,
     lock_checks: &'static str,
@@ -138,13 +115,17 @@ pub fn write(
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     use crate::plan::Action;
-    let doc = JsonPlan {
-        format_version: "1",
-        strategy: plan
-            .strategy
-            .unwrap_or(crate::plan::Strategy::Replace)
-            .as_str(),
-        backends: Rendered::new(&plan.backends, |b: &crate::scan::BackendPlan| {
+    let strategy = plan
+        .strategy
+        .unwrap_or(crate::plan::Strategy::Replace)
+        .as_str();
+    let mut doc = Document::start(out)?;
+    doc.field("format_version", &"1")?;
+    doc.field("strategy", &strategy)?;
+    doc.array(
+        "backends",
+        &plan.backends,
+        |b: &crate::scan::BackendPlan| {
             let mut json = backend(&b.path, &b.backend, b.action.as_str());
             json.locks = match &b.locks {
                 Some(locks) => serde_json::to_value(locks).unwrap_or_default(),
@@ -161,20 +142,31 @@ pub fn write(
             json.states = states(b);
             json.conservative = b.resolution.conservative();
             json.unknown = unknown(b);
-            nested(&json)
-        }),
-        files: Rendered::new(&plan.files, |f: &crate::scan::FilePlan| {
-            nested(&JsonFile {
-                path: &f.path,
-                changed: f.changed(),
-                diff: display_diff(&f.path, &f.original, &f.new_text),
-            })
-        }),
-        readers: super::readers::json(plan),
-        errors: &plan.problems,
-        preflight: &plan.findings,
-        init_overrides: &plan.overrides,
-        summary: JsonSummary {
+            json
+        },
+    )?;
+    doc.array("files", &plan.files, |f: &crate::scan::FilePlan| JsonFile {
+        path: &f.path,
+        changed: f.changed(),
+        diff: display_diff(&f.path, &f.original, &f.new_text),
+    })?;
+    // `terraform_remote_state` readers whose config names DynamoDB settings,
+    // left out when there is none.
+    let readers = super::readers::json(plan);
+    if !readers.is_empty() {
+        doc.field("readers", &readers)?;
+    }
+    doc.field("errors", &plan.problems)?;
+    // CI arguments, generated files, versions, OpenTofu twins.
+    doc.field("preflight", &plan.findings)?;
+    // `-backend-config` arguments given to `init` from CI files, scripts,
+    // `TF_CLI_ARGS_init` and Terragrunt `extra_arguments`, when there are any.
+    if !plan.overrides.is_empty() {
+        doc.field("init_overrides", &plan.overrides)?;
+    }
+    doc.field(
+        "summary",
+        &JsonSummary {
             backends: plan.backends.len(),
             migrate: plan.count(Action::Migrate),
             already_migrated: plan.count(Action::AlreadyMigrated),
@@ -187,54 +179,80 @@ pub fn write(
             lock_checks,
             aws_requests,
         },
-        next_steps,
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    )?;
+    // What to do after apply: re-init, IAM, bucket versioning.
+    doc.field("next_steps", next_steps)?;
+    doc.end()
 }
 
-/// A top-level array of the document whose elements are rendered on every
-/// core, a batch at a time, and written as each batch is done: the document
-/// stays byte for byte the one rendered in one go (see [`nested`]), and only a
-/// batch of rendered elements is held at once.
-struct Rendered<'a, T, F> {
-    items: &'a [T],
-    render: F,
-}
-
-impl<'a, T, F> Rendered<'a, T, F> {
-    fn new(items: &'a [T], render: F) -> Self {
-        Rendered { items, render }
-    }
+/// The plan's top-level object, written field by field in serde_json's
+/// pretty layout (two spaces per level, `"key": value`, `[]` for an empty
+/// array), so that the elements of its large arrays can be rendered on every
+/// core, a batch at a time, and written as each batch is done.
+struct Document<'o, W> {
+    out: &'o mut W,
+    fields: usize,
 }
 
 /// Elements per batch: enough to keep every core busy, few enough that a
 /// batch of rendered elements is small beside the plan.
-const RENDER_BATCH: usize = 1024;
+const RENDER_BATCH: usize = 2048;
 
-impl<T: Sync, F: Fn(&T) -> Box<RawValue> + Sync> Serialize for Rendered<'_, T, F> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.items.len()))?;
-        for batch in self.items.chunks(RENDER_BATCH) {
-            for element in crate::parallel::map(batch, &self.render) {
-                seq.serialize_element(&element)?;
+impl<'o, W: std::io::Write> Document<'o, W> {
+    fn start(out: &'o mut W) -> std::io::Result<Self> {
+        out.write_all(b"{")?;
+        Ok(Document { out, fields: 0 })
+    }
+
+    /// Starts the next field: `key` is a plain name, which JSON needs no escape for.
+    fn key(&mut self, key: &str) -> std::io::Result<()> {
+        let separator = if self.fields == 0 { "" } else { "," };
+        self.fields += 1;
+        write!(self.out, "{separator}\n  \"{key}\": ")
+    }
+
+    fn field(&mut self, key: &str, value: &impl Serialize) -> std::io::Result<()> {
+        self.key(key)?;
+        self.out.write_all(indented(value, "\n  ").as_bytes())
+    }
+
+    /// An array field whose elements are `render`ed on every core.
+    fn array<'t, T: Sync, J: Serialize>(
+        &mut self,
+        key: &str,
+        items: &'t [T],
+        render: impl Fn(&'t T) -> J + Sync,
+    ) -> std::io::Result<()> {
+        self.key(key)?;
+        if items.is_empty() {
+            return self.out.write_all(b"[]");
+        }
+        self.out.write_all(b"[")?;
+        let mut first = true;
+        for batch in items.chunks(RENDER_BATCH) {
+            let rendered = crate::parallel::map(batch, |item| indented(&render(item), "\n    "));
+            for element in rendered {
+                let separator = if first { "" } else { "," };
+                first = false;
+                write!(self.out, "{separator}\n    ")?;
+                self.out.write_all(element.as_bytes())?;
             }
         }
-        seq.end()
+        self.out.write_all(b"\n  ]")
+    }
+
+    fn end(self) -> std::io::Result<()> {
+        self.out.write_all(b"\n}\n")
     }
 }
 
-/// An element of the document's top-level arrays, rendered as the pretty
-/// printer renders it there, so elements can be rendered on every core and
-/// the document is still byte for byte the one rendered in one go: the
-/// printer copies a raw value as it is, and each line below the first sits
-/// two levels (four spaces) deeper. A JSON string never holds a raw line
-/// break, so every one is between tokens.
-fn nested<T: Serialize>(element: &T) -> Box<RawValue> {
-    let text = serde_json::to_string_pretty(element).unwrap_or_default();
-    RawValue::from_string(text.replace('\n', "\n    "))
-        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"))
+/// A value rendered as the pretty printer renders it at some depth: each line
+/// below the first starts with `newline` (a line break and that depth's
+/// indent). A JSON string never holds a raw line break, so every one is
+/// between tokens.
+fn indented(value: &impl Serialize, newline: &str) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    text.replace('\n', newline)
 }
 
 fn backend<'a>(file: &'a str, b: &Backend, action: &'static str) -> JsonBackend<'a> {
@@ -345,4 +363,35 @@ fn unknown(b: &crate::BackendPlan) -> Vec<JsonUnknown> {
             effect: if u.blocks { "blocks" } else { "conservative" },
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Document;
+    use serde_json::json;
+
+    /// The hand-written top level must be the pretty printer's, byte for byte:
+    /// scripts compare plans with `cmp`, and the snapshots hold that layout.
+    #[test]
+    fn the_document_is_laid_out_as_the_pretty_printer_lays_it_out() {
+        let elements: Vec<serde_json::Value> = (0..3000)
+            .map(|i| json!({"n": i, "nested": {"list": [i, "a\nb"], "empty": []}, "none": {}}))
+            .collect();
+        let mut out = Vec::new();
+        let mut doc = Document::start(&mut out).unwrap();
+        doc.field("first", &"1").unwrap();
+        doc.array("many", &elements, |e| e).unwrap();
+        doc.array("none", &[] as &[u8], |e| e).unwrap();
+        doc.field("object", &json!({"a": [1, {"b": null}], "c": {}}))
+            .unwrap();
+        doc.end().unwrap();
+        let expected = json!({
+            "first": "1",
+            "many": elements,
+            "none": [],
+            "object": {"a": [1, {"b": null}], "c": {}},
+        });
+        let expected = serde_json::to_string_pretty(&expected).unwrap() + "\n";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
 }
