@@ -632,7 +632,7 @@ pub fn through_symlink(path: &Path, base: &Path) -> Link {
 struct LinkedFolders {
     cwd: PathBuf,
     /// Keyed by the folder's bytes: hashing a `Path` goes component by component.
-    linked: Mutex<std::collections::HashMap<std::ffi::OsString, bool>>,
+    linked: Mutex<foldhash::HashMap<std::ffi::OsString, bool>>,
     /// See [`lookup_base`].
     lookup: PathBuf,
 }

@@ -69,7 +69,7 @@ pub fn scan_with(
 
 /// Runs the resolve stage over every backend the scan found.
 fn resolve_repo(repo: &mut RepoPlan, repository: &resolve::Repository, cwd: &Path) {
-    let texts: std::collections::HashMap<&str, &str> = repo
+    let texts: foldhash::HashMap<&str, &str> = repo
         .files
         .iter()
         .map(|f| (f.path.as_str(), f.original.as_str()))

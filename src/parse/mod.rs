@@ -252,7 +252,7 @@ pub struct Versions {
 /// it unclear which one Terraform, Terragrunt or OpenTofu uses; tflock does not
 /// guess.
 fn refuse_duplicates(source: &Source, body: &Body) -> Result<(), ParseError> {
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut seen: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
     for s in &body.settings {
         if let Some(first) = seen.insert(&s.key, s.key_span.start) {
             return Err(ParseError::at(

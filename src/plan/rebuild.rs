@@ -24,8 +24,7 @@ pub fn record_locks(repo: &mut RepoPlan, locks: Vec<(usize, BackendLocks)>) {
 /// migrate and the file's own extra edits (edits never overlap, so any
 /// subset splices cleanly).
 pub fn rebuild_files(repo: &mut RepoPlan) {
-    let mut by_path: std::collections::HashMap<&str, Vec<&BackendPlan>> =
-        std::collections::HashMap::new();
+    let mut by_path: foldhash::HashMap<&str, Vec<&BackendPlan>> = foldhash::HashMap::default();
     for b in repo.backends.iter().filter(|b| b.action == Action::Migrate) {
         by_path.entry(&b.path).or_default().push(b);
     }

@@ -265,7 +265,7 @@ fn check_versions(
         cwd,
         judged.iter().flat_map(|(_, dirs)| dirs.iter().cloned()),
     );
-    let nearest: std::collections::HashMap<&str, Nearest> = judged
+    let nearest: foldhash::HashMap<&str, Nearest> = judged
         .iter()
         .flat_map(|(_, dirs)| dirs)
         .map(|dir| (dir.as_str(), pins.near(cwd, dir)))
@@ -318,7 +318,7 @@ struct VersionSources<'a> {
     by_dir: &'a BTreeMap<&'a str, Vec<&'a VersionConstraint>>,
     by_path: &'a BTreeMap<&'a str, Vec<&'a VersionConstraint>>,
     root_of_unit: &'a BTreeMap<&'a str, &'a str>,
-    nearest: &'a std::collections::HashMap<&'a str, Nearest>,
+    nearest: &'a foldhash::HashMap<&'a str, Nearest>,
     ci_pins: &'a [(String, ci_pins::CiPin)],
     options: &'a Options,
 }
@@ -524,11 +524,13 @@ type Nearest = std::sync::Arc<[Option<std::sync::Arc<(String, version::PinnedVer
 #[derive(Default)]
 struct PinCache {
     /// The pin files each folder holds (their text), read ahead on every core.
-    read: std::collections::HashMap<std::path::PathBuf, [Option<String>; 5]>,
+    /// Keyed by the folder's bytes (normalized, so equal paths are equal
+    /// bytes): hashing a `Path` goes component by component.
+    read: foldhash::HashMap<std::ffi::OsString, [Option<String>; 5]>,
     /// Per absolute folder: the nearest pin files. Shared parents are looked
     /// at once, whatever the number of modules, and a folder without pin
     /// files shares its parent's answer.
-    nearest: std::collections::HashMap<std::path::PathBuf, Nearest>,
+    nearest: foldhash::HashMap<std::ffi::OsString, Nearest>,
 }
 
 impl PinCache {
@@ -536,7 +538,7 @@ impl PinCache {
     /// them) on every core, so the look-ups that follow find them read.
     fn prefetch(&mut self, cwd: &Path, dirs: impl Iterator<Item = String>) {
         let mut wanted: Vec<std::path::PathBuf> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::default();
         for dir in dirs {
             let absolute = normalize(&cwd.join(dir));
             for folder in absolute.ancestors() {
@@ -554,7 +556,7 @@ impl PinCache {
                 .as_deref()
                 .and_then(|here| d.strip_prefix(here).ok())
                 .filter(|r| !r.as_os_str().is_empty());
-            (d.clone(), pin_files_in(short.unwrap_or(d)))
+            (d.clone().into_os_string(), pin_files_in(short.unwrap_or(d)))
         });
         self.read.extend(read);
     }
@@ -565,14 +567,17 @@ impl PinCache {
     }
 
     fn nearest(&mut self, cwd: &Path, dir: &Path) -> Nearest {
-        if let Some(known) = self.nearest.get(dir) {
+        if let Some(known) = self.nearest.get(dir.as_os_str()) {
             return known.clone();
         }
         let inherited = match dir.parent() {
             Some(parent) => self.nearest(cwd, parent),
             None => Nearest::default(),
         };
-        let texts = self.read.remove(dir).unwrap_or_else(|| pin_files_in(dir));
+        let texts = self
+            .read
+            .remove(dir.as_os_str())
+            .unwrap_or_else(|| pin_files_in(dir));
         let found = if texts.iter().all(Option::is_none) {
             inherited
         } else {
@@ -587,7 +592,8 @@ impl PinCache {
             }
             std::sync::Arc::new(own)
         };
-        self.nearest.insert(dir.to_path_buf(), found.clone());
+        self.nearest
+            .insert(dir.as_os_str().to_owned(), found.clone());
         found
     }
 }
