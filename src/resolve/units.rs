@@ -21,33 +21,37 @@ pub fn find(
     evaluator: &Evaluator,
     listed: &[(PathBuf, Vec<PathBuf>)],
 ) -> (Vec<Unit>, Vec<UnresolvedUnit>) {
-    let mut units = Vec::new();
-    let mut unresolved = Vec::new();
-    for file in unit_files(repo_root, listed) {
-        let Ok(bytes) = std::fs::read(&file) else {
-            continue;
-        };
-        if memchr::memmem::find(&bytes, b"include").is_none() {
-            continue;
-        }
-        let display = display_path(&file, cwd);
+    // Each unit is read and evaluated on its own, on every core (the
+    // evaluator parses each shared file once, whichever unit asks first).
+    let files = unit_files(repo_root, listed);
+    let found = crate::parallel::map(&files, |file| {
+        let bytes = std::fs::read(file).ok()?;
+        memchr::memmem::find(&bytes, b"include")?;
+        let display = display_path(file, cwd);
         let dir = super::parent_dir(&display);
         // The unit's backend is the `remote_state` Terragrunt applies to it:
         // its own, or that of the last merged include that has one.
-        match evaluator.remote_state_owner(&file) {
-            Ok(Some(owner)) => units.push(Unit {
-                dir: dir.clone(),
-                file: display.clone(),
+        match evaluator.remote_state_owner(file) {
+            Ok(Some(owner)) => Some(Ok(Unit {
+                dir,
+                file: display,
                 includes: display_path(&owner.file, cwd),
                 own_remote_state: owner.include.is_none(),
                 include: owner.include,
-            }),
-            Ok(None) => {}
-            Err(reason) => unresolved.push(UnresolvedUnit {
-                dir: dir.clone(),
-                file: display.clone(),
+            })),
+            Ok(None) => None,
+            Err(reason) => Some(Err(UnresolvedUnit {
+                dir,
+                file: display,
                 reason,
-            }),
+            })),
+        }
+    });
+    let (mut units, mut unresolved): (Vec<Unit>, Vec<UnresolvedUnit>) = (Vec::new(), Vec::new());
+    for outcome in found.into_iter().flatten() {
+        match outcome {
+            Ok(unit) => units.push(unit),
+            Err(u) => unresolved.push(u),
         }
     }
     units.sort_by(|a, b| (&a.file, &a.includes).cmp(&(&b.file, &b.includes)));

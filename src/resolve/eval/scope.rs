@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hcl::Map;
 
@@ -29,7 +29,10 @@ pub(crate) type Parsed = Arc<Result<ConfigFile, String>>;
 /// What all scopes of one evaluator share: the world and the parsed files.
 pub(crate) struct Shared {
     pub world: World,
-    files: Mutex<HashMap<PathBuf, Parsed>>,
+    /// Each file read and parsed once, by the first thread that asks; the map
+    /// is locked only to find a file's cell, so threads parse different files
+    /// at once (and one asking for a file being parsed waits for that parse).
+    files: Mutex<HashMap<PathBuf, Arc<OnceLock<Parsed>>>>,
 }
 
 impl Shared {
@@ -41,13 +44,14 @@ impl Shared {
     }
 
     pub fn file(&self, path: &Path) -> Parsed {
-        let mut files = match self.files.lock() {
-            Ok(files) => files,
-            Err(poisoned) => poisoned.into_inner(),
+        let cell = {
+            let mut files = match self.files.lock() {
+                Ok(files) => files,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            files.entry(path.to_path_buf()).or_default().clone()
         };
-        files
-            .entry(path.to_path_buf())
-            .or_insert_with(|| Arc::new(config_file::read(path, &self.shown(path))))
+        cell.get_or_init(|| Arc::new(config_file::read(path, &self.shown(path))))
             .clone()
     }
 
