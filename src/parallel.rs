@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// items may cost very different times, and a fixed share per thread left
 /// one core idle while the other finished its half.
 pub fn map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads();
     // Small inputs are not worth a thread.
     if threads < 2 || items.len() < 64 {
         return items.iter().map(f).collect();
@@ -19,28 +19,16 @@ pub fn map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) 
     let block = (items.len() / (threads * 16)).clamp(8, 256);
     let blocks: Vec<&'a [T]> = items.chunks(block).collect();
     let next = AtomicUsize::new(0);
-    let work = || {
-        let mut mapped = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(part) = blocks.get(i) else {
-                break mapped;
-            };
-            mapped.push((i, part.iter().map(&f).collect::<Vec<R>>()));
+    let mut mapped: Vec<(usize, Vec<R>)> = on_threads(threads, || {
+        let mut mine = Vec::new();
+        while let Some((i, part)) = claim(&next, &blocks) {
+            mine.push((i, part.iter().map(&f).collect()));
         }
-    };
-    let mut mapped = std::thread::scope(|scope| {
-        let others: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut mapped = work();
-        for other in others {
-            mapped.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
-        }
-        mapped
-    });
+        mine
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     mapped.sort_unstable_by_key(|(i, _)| *i);
     mapped.into_iter().flat_map(|(_, part)| part).collect()
 }
@@ -48,19 +36,38 @@ pub fn map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) 
 /// Runs `each` on every item, on every core, each thread taking the next item
 /// as it is free (items may cost very different times).
 pub fn for_each<T: Sync>(items: &[T], each: &(impl Fn(&T) + Sync)) {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(items.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    each(item);
-                }
-            });
+    let next = AtomicUsize::new(0);
+    on_threads(threads().min(items.len()), || {
+        while let Some((_, item)) = claim(&next, items) {
+            each(item);
         }
     });
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `work` on `threads` threads, the calling one among them, and returns
+/// what each returned (a panic in one is resumed here).
+fn on_threads<R: Send>(threads: usize, work: impl Fn() -> R + Sync) -> Vec<R> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = vec![work()];
+        all.extend(others.into_iter().map(|other| {
+            other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        }));
+        all
+    })
+}
+
+/// The next of `parts` no thread has taken yet, with its index.
+fn claim<'p, P>(next: &AtomicUsize, parts: &'p [P]) -> Option<(usize, &'p P)> {
+    let i = next.fetch_add(1, Ordering::Relaxed);
+    parts.get(i).map(|part| (i, part))
 }
 
 #[cfg(test)]
