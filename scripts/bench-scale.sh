@@ -46,49 +46,14 @@ mkdir -p "$bench"
 results="$bench/scale-results.jsonl"
 : >"$results"
 
-# Times the commands given as JSON lists, alternating them; prints one JSON object
-# per command with median and best wall time and median CPU time, in seconds.
+# Times the commands given as JSON lists, alternating them (scripts/interleaved.py).
 interleaved() {
-  python3 - "$RUNS" "$WARMUP" "$@" <<'PY'
-import json, os, statistics, subprocess, sys, time
-runs, warmup = int(sys.argv[1]), int(sys.argv[2])
-cmds = [json.loads(c) for c in sys.argv[3:]]
-wall = [[] for _ in cmds]
-cpu = [[] for _ in cmds]
-for i in range(warmup + runs):
-    order = list(range(len(cmds)))
-    if i % 2:
-        order.reverse()
-    for k in order:
-        start = time.perf_counter()
-        # stdin from /dev/null: rg searches a piped stdin instead of the tree.
-        proc = subprocess.Popen(cmds[k], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if i >= warmup:
-            wall[k].append(elapsed)
-            cpu[k].append(usage.ru_utime + usage.ru_stime)
-for k in range(len(cmds)):
-    print(json.dumps({"median": statistics.median(wall[k]), "best": min(wall[k]),
-                      "cpu": statistics.median(cpu[k])}))
-PY
+  python3 "$root/scripts/interleaved.py" "$RUNS" "$WARMUP" "$@"
 }
 
 for n in "${sizes[@]}"; do
+  scripts/gen-bench-tree.sh "$n"
   tree="$bench/mono-$n"
-  echo "== generating $n modules into ${tree#"$root"/}" >&2
-  rm -rf "$tree"
-  python3 scripts/gen-monorepo.py "$n" "$tree" >"$bench/mono-$n.json"
-  # A repository of its own, every file committed, as a real monorepo is:
-  # tflock lists it with git (as it does any work tree) rather than seeing an
-  # ignored folder of this checkout (target/ is in .gitignore).
-  git -C "$tree" init -q
-  # The caches stay out of the commit, as a real repository ignores them.
-  printf '.terraform/\n.terragrunt-cache/\n' >>"$tree/.git/info/exclude"
-  git -C "$tree" add -A
-  git -C "$tree" -c user.name=bench -c user.email=bench@localhost commit -qm "generated monorepo"
   cd "$tree"
 
   echo "== checking counts" >&2
