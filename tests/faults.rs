@@ -27,15 +27,18 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// What a timed-out run may take beyond `--aws-timeout` (process start, other
-/// calls, a loaded machine running cases in parallel).
-const SLACK: Duration = Duration::from_secs(3);
+/// calls, a loaded machine running cases in parallel). With the timeout, still
+/// well under [`SLOW_DELAY`]: a run that waited for the late answer fails.
+const SLACK: Duration = Duration::from_secs(8);
 /// The SDK's attempts per call (standard retry mode, `with_max_attempts(3)`).
 const SDK_ATTEMPTS: usize = 3;
 /// `--aws-timeout` for retry cases: longer than 3 attempts with their back-off.
 const RETRY_TIMEOUT: &str = "20";
-/// `--aws-timeout` for slow answers, and how late the proxy answers.
-const SHORT_TIMEOUT: &str = "2";
-const SLOW_DELAY: &str = "5";
+/// `--aws-timeout` for slow answers, and how late the proxy answers. The
+/// timeout is long enough for every call that is not slowed to answer in time
+/// on a loaded machine (the emulator is one Python process for every test).
+const SHORT_TIMEOUT: &str = "5";
+const SLOW_DELAY: &str = "20";
 
 const KEY: &str = "app/terraform.tfstate";
 /// The lockfile and the probe object share a prefix; these tell them apart.
@@ -521,7 +524,9 @@ fn a_slow_answer_past_the_timeout_blocks_within_the_timeout() {
                 plan.assert_code(1)
                     .assert_contains("-> blocked")
                     .assert_contains(reason)
-                    .assert_contains("no answer within 2s (--aws-timeout)");
+                    .assert_contains(&format!(
+                        "no answer within {SHORT_TIMEOUT}s (--aws-timeout)"
+                    ));
                 assert!(
                     plan.took < timeout + SLACK,
                     "{context}: plan took {:?} with --aws-timeout {SHORT_TIMEOUT}",
@@ -537,7 +542,9 @@ fn a_slow_answer_past_the_timeout_blocks_within_the_timeout() {
                     &context,
                 );
                 run.assert_code(1)
-                    .assert_contains("no answer within 2s (--aws-timeout)")
+                    .assert_contains(&format!(
+                        "no answer within {SHORT_TIMEOUT}s (--aws-timeout)"
+                    ))
                     .assert_lacks("Apply complete");
                 assert!(
                     run.took < timeout + SLACK,

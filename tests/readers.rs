@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::run::{Background, Gate};
 use common::{output_within, python, stderr, stdout, support, unique, write_files};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -334,10 +335,10 @@ fn a_digest_written_between_the_read_and_the_delete_is_left_and_reported() {
     store.states(&[KEY]);
     let dir = store.repo();
     // Once the files are written, the old configuration runs once more.
-    let child = apply_paused_before_digests(&store, dir.path());
+    let stopped = apply_stopped_before_digests(&store, dir.path());
     store.dynamodb_write(KEY, "{\"version\": 4, \"serial\": 7}");
     let fresh = store.digest(KEY).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = stopped.go_on();
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     assert!(
         stderr(&out).contains("changed since tflock read it")
@@ -769,9 +770,9 @@ fn a_failed_digest_delete_is_reported_and_not_recorded() {
     };
     store.states(&[KEY]);
     let dir = store.repo();
-    let child = apply_paused_before_digests(&store, dir.path());
+    let stopped = apply_stopped_before_digests(&store, dir.path());
     store.seed(json!({"delete_tables": [store.table]}));
-    let out = child.wait_with_output().unwrap();
+    let out = stopped.go_on();
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let err = stderr(&out);
     assert!(
@@ -792,24 +793,35 @@ fn a_failed_digest_delete_is_reported_and_not_recorded() {
     );
 }
 
-/// `apply` in the background, paused between writing the files and deleting
-/// the digests (`TFLOCK_TEST_DIGEST_PAUSE_MS`); returns once the files are written.
-fn apply_paused_before_digests(store: &Store, dir: &Path) -> std::process::Child {
+/// `apply` in the background, stopped between writing the files and deleting
+/// the digests (the `"digests"` gate); returns once it waits there. The test
+/// acts, then [`Stopped::go_on`] lets it finish.
+fn apply_stopped_before_digests(store: &Store, dir: &Path) -> Stopped {
     let mut cmd = store.command(
         dir,
         &["apply", "--auto-approve", "--rollback-file", "rb.json"],
     );
-    cmd.env("TFLOCK_TEST_DIGEST_PAUSE_MS", "3000")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let started = std::time::Instant::now();
-    while std::fs::read_to_string(dir.join("network/main.tf"))
-        .unwrap()
-        .contains("dynamodb_table")
-    {
-        assert!(started.elapsed() < LIMIT, "apply never wrote the files");
-        std::thread::sleep(Duration::from_millis(20));
+    let gate = Gate::at("digests", &mut cmd);
+    let mut run = Background::spawn(cmd, "tflock apply --auto-approve");
+    gate.wait(&mut run);
+    assert!(
+        !std::fs::read_to_string(dir.join("network/main.tf"))
+            .unwrap()
+            .contains("dynamodb_table"),
+        "apply stopped before the digests without writing the files"
+    );
+    Stopped { run, gate }
+}
+
+struct Stopped {
+    run: Background,
+    gate: Gate,
+}
+
+impl Stopped {
+    /// Opens the gate and waits for the run to end.
+    fn go_on(self) -> Output {
+        self.gate.open();
+        self.run.finish().out
     }
-    child
 }

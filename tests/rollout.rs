@@ -14,7 +14,7 @@
 mod common;
 
 use common::aws::{REGION, Store, TFLOCK_OPERATION, moto, tflock_locks};
-use common::run::{Background, tflock, tflock_cmd, wait_until};
+use common::run::{Background, Gate, tflock, tflock_cmd, wait_until};
 use common::tree::{app_tf, assert_migrated, backend_hcl, mode, q, read, tree};
 use common::unique;
 use serde_json::{Value, json};
@@ -23,14 +23,16 @@ use std::process::Command;
 use std::time::Duration;
 use tempfile::TempDir;
 
-/// `apply --hold-locks` in the background, pausing `pause_ms` while it holds its
-/// locks (`TFLOCK_TEST_HOLD_PAUSE_MS`).
-fn apply_holding(dir: &Path, endpoint: &str, pause_ms: u64, extra: &[&str]) -> Background {
+/// `apply --hold-locks` in the background; returns once it holds its locks and
+/// waits, before it writes, at the `"hold"` gate. [`Gate::open`] lets it go on.
+fn apply_holding(dir: &Path, endpoint: &str, extra: &[&str]) -> (Background, Gate) {
     let mut args = vec!["apply", "--auto-approve", "--keep-digests", "--hold-locks"];
     args.extend_from_slice(extra);
     let mut cmd = tflock_cmd(dir, endpoint, &args);
-    cmd.env("TFLOCK_TEST_HOLD_PAUSE_MS", pause_ms.to_string());
-    Background::spawn(cmd, &format!("tflock {}", args.join(" ")))
+    let gate = Gate::at("hold", &mut cmd);
+    let mut run = Background::spawn(cmd, &format!("tflock {}", args.join(" ")));
+    gate.wait(&mut run);
+    (run, gate)
 }
 
 /// Polls the store until `ready` holds for its snapshot; panics (with what the
@@ -539,10 +541,9 @@ fn apply_hold_locks_refuses_terraform_locks_during_the_write_window() {
     let outside = TempDir::new().unwrap();
     let rb = outside.path().join("rb.json");
 
-    let mut apply = apply_holding(
+    let (mut apply, gate) = apply_holding(
         dir.path(),
         &moto.url,
-        4000,
         &["--rollback-file", rb.to_str().unwrap()],
     );
     let held = wait_for_snapshot(
@@ -584,6 +585,7 @@ fn apply_hold_locks_refuses_terraform_locks_during_the_write_window() {
         "the write window closed before the attempt"
     );
 
+    gate.open();
     let run = apply.finish();
     run.assert_code(0)
         .assert_contains("Held 2 state lock(s) while writing; released.")
@@ -616,10 +618,9 @@ fn a_second_apply_hold_locks_aborts_on_the_contested_lock_and_leaves_nothing_loc
     let rb_first = outside.path().join("first.json");
     let rb_second = outside.path().join("second.json");
 
-    let mut first = apply_holding(
+    let (mut first, gate) = apply_holding(
         dir.path(),
         &moto.url,
-        5000,
         &["--rollback-file", rb_first.to_str().unwrap()],
     );
     let during = wait_for_snapshot(
@@ -672,6 +673,7 @@ fn a_second_apply_hold_locks_aborts_on_the_contested_lock_and_leaves_nothing_loc
     // Exactly the first apply's locks, untouched (same Info, same lockfile ETags).
     assert_eq!(store.snapshot(), during, "the second apply changed a lock");
 
+    gate.open();
     first
         .finish()
         .assert_code(0)
@@ -732,10 +734,9 @@ fn a_failed_write_under_hold_locks_releases_every_lock() {
     let outside = TempDir::new().unwrap();
     let rb = outside.path().join("no-such-dir/rb.json");
 
-    let mut apply = apply_holding(
+    let (mut apply, gate) = apply_holding(
         dir.path(),
         &moto.url,
-        1500,
         &["--rollback-file", rb.to_str().unwrap()],
     );
     // The locks really were taken before the write failed.
@@ -745,6 +746,7 @@ fn a_failed_write_under_hold_locks_releases_every_lock() {
         "tflock's locks",
         holds_tflock_locks(&store, &[DEFAULT_KEY, DEV_KEY]),
     );
+    gate.open();
     let run = apply.finish();
     assert_ne!(run.code(), 0, "a failed write exited 0:\n{}", run.text());
     run.assert_contains("cannot write the rollback file")
@@ -774,10 +776,9 @@ fn ctrl_c_under_hold_locks_releases_every_lock() {
     let outside = TempDir::new().unwrap();
     let rb = outside.path().join("rb.json");
 
-    let mut apply = apply_holding(
+    let (mut apply, gate) = apply_holding(
         dir.path(),
         &moto.url,
-        3000,
         &["--rollback-file", rb.to_str().unwrap()],
     );
     wait_for_snapshot(
@@ -791,6 +792,7 @@ fn ctrl_c_under_hold_locks_releases_every_lock() {
         .status()
         .expect("run kill");
     assert!(kill.success());
+    gate.open();
     let run = apply.finish();
     assert_ne!(
         run.code(),

@@ -22,7 +22,7 @@
 mod common;
 
 use common::aws::{Moto, Store, moto, objects_ending, tflock_locks};
-use common::run::{Background, Run, apply, case, parallel, tflock, tflock_cmd};
+use common::run::{Background, Gate, Run, apply, case, parallel, tflock, tflock_cmd};
 use common::terraform::{Held, Terraform, hold_tf, terraform};
 use common::tree::{assert_migrated, backend_tf, read, tree};
 use serde_json::Value;
@@ -366,24 +366,21 @@ fn while_apply_hold_locks_holds_them_terraform_cannot_lock() {
         rollback.to_str().unwrap(),
     ];
     let mut cmd = tflock_cmd(m.path(), &moto.url, &args);
-    // Long enough for a whole Terraform run while tflock holds the locks (it
-    // pauses before it writes, so Terraform still sees the old configuration).
-    cmd.env("TFLOCK_TEST_HOLD_PAUSE_MS", "15000");
+    // A whole Terraform run while tflock holds the locks: it stops before it
+    // writes, so Terraform still sees the old configuration.
+    let gate = Gate::at("hold", &mut cmd);
     let mut holding = Background::spawn(cmd, "tflock apply --hold-locks");
-    let lock_id = m.store.lock_id(KEY);
-    common::run::wait_until(
-        &mut holding,
-        "tflock's locks",
-        std::time::Duration::from_secs(30),
-        || {
-            let (items, files) = tflock_locks(&m.store.snapshot());
-            (items.contains(&lock_id) && files.contains(&format!("{KEY}.tflock"))).then_some(())
-        },
+    gate.wait(&mut holding);
+    let (items, files) = tflock_locks(&m.store.snapshot());
+    assert!(
+        items.contains(&m.store.lock_id(KEY)) && files.contains(&format!("{KEY}.tflock")),
+        "tflock does not hold both locks: {items:?} {files:?}"
     );
     m.tf.apply(&["-lock-timeout=0s"])
         .assert_code(1)
         .assert_contains("Error acquiring the state lock")
         .assert_contains("tflock-migration");
+    gate.open();
     holding
         .finish()
         .assert_code(0)

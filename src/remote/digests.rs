@@ -180,7 +180,8 @@ pub async fn delete_digests(
     ctx: &Context,
     deletions: &[DigestDeletion],
 ) -> Vec<(DigestDeletion, DeletionOutcome)> {
-    test_pause().await;
+    // Tests write a digest here, between the read and the delete.
+    super::test_gate("digests").await;
     let mut out = Vec::with_capacity(deletions.len());
     for d in deletions {
         let clients = ctx.clients(&d.client).await;
@@ -245,18 +246,6 @@ async fn read_back(ctx: &Context, d: &DigestDeletion, outcome: DeletionOutcome) 
             },
             other => other,
         },
-    }
-}
-
-/// Tests widen the window between reading a digest and deleting it, to let a
-/// client still on DynamoDB locking write in between
-/// (`TFLOCK_TEST_DIGEST_PAUSE_MS`).
-async fn test_pause() {
-    if let Some(ms) = std::env::var("TFLOCK_TEST_DIGEST_PAUSE_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
     }
 }
 

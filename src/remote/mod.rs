@@ -140,7 +140,7 @@ pub async fn with_locks<R: Send + 'static>(
             return Err(reason);
         }
     };
-    hold_pause().await;
+    test_gate("hold").await;
     let result = tokio::task::spawn_blocking(write).await;
     let release_errors = locks::release_locks(&ctx, &held).await;
     listener.abort();
@@ -156,13 +156,28 @@ pub async fn with_locks<R: Send + 'static>(
     }
 }
 
-/// Tests widen the window in which tflock holds the locks, to race a
-/// Terraform-style lock attempt against it (`TFLOCK_TEST_HOLD_PAUSE_MS`).
-async fn hold_pause() {
-    if let Some(ms) = std::env::var("TFLOCK_TEST_HOLD_PAUSE_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
+/// Where a test stops a run to act while it waits (race a lock, write a
+/// digest, send a signal). `TFLOCK_TEST_GATE=<point>:<folder>` stops the run at
+/// `point`: tflock creates `<point>.reached` in the folder, then waits until the
+/// test creates `<point>.open` there (two minutes at most). A gate, not a timed
+/// pause: what the test does in between takes as long as it takes on a loaded
+/// machine. Without the variable, or at another point, nothing happens.
+pub(crate) async fn test_gate(point: &str) {
+    let Some(setting) = std::env::var_os("TFLOCK_TEST_GATE") else {
+        return;
+    };
+    let setting = setting.to_string_lossy();
+    let Some(folder) = setting
+        .split_once(':')
+        .filter(|(at, _)| *at == point)
+        .map(|(_, folder)| std::path::PathBuf::from(folder))
+    else {
+        return;
+    };
+    let _ = std::fs::write(folder.join(format!("{point}.reached")), "");
+    let open = folder.join(format!("{point}.open"));
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !open.exists() && std::time::Instant::now() < give_up {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

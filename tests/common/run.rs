@@ -306,6 +306,46 @@ impl Drop for Background {
     }
 }
 
+/// A point where a background tflock stops until the test lets it go on
+/// (`TFLOCK_TEST_GATE`, see `remote::test_gate`): `"hold"`, with the locks of
+/// `--hold-locks` taken and nothing written yet; `"digests"`, with the files
+/// written and the digests read but not deleted.
+pub struct Gate {
+    point: &'static str,
+    folder: TempDir,
+}
+
+impl Gate {
+    /// Stops `cmd` at `point`.
+    pub fn at(point: &'static str, cmd: &mut Command) -> Gate {
+        let folder = TempDir::new().expect("a folder for the gate");
+        let setting = format!("{point}:{}", folder.path().display());
+        cmd.env("TFLOCK_TEST_GATE", setting);
+        Gate { point, folder }
+    }
+
+    /// Whether the run has reached the gate (and waits there until [`Gate::open`]).
+    pub fn reached(&self) -> bool {
+        self.folder
+            .path()
+            .join(format!("{}.reached", self.point))
+            .exists()
+    }
+
+    /// Waits until `run` reaches the gate; panics (with what it printed) if it
+    /// ends first or [`LIMIT`] passes.
+    pub fn wait(&self, run: &mut Background) {
+        let what = format!("the {} gate", self.point);
+        wait_until(run, &what, LIMIT, || self.reached().then_some(()));
+    }
+
+    /// Lets the run go on.
+    pub fn open(&self) {
+        let open = self.folder.path().join(format!("{}.open", self.point));
+        std::fs::write(open, "").expect("open the gate");
+    }
+}
+
 /// Polls `probe` until it returns `Some`; panics (with what the background run
 /// printed) if that run ends first or `limit` passes.
 pub fn wait_until<T>(
