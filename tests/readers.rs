@@ -13,7 +13,8 @@
 
 mod common;
 
-use common::run::{Background, Gate};
+use common::aws::REGION;
+use common::run::{Background, Gate, isolated_aws_env};
 use common::{output_within, python, stderr, stdout, support, unique, write_files};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -21,7 +22,6 @@ use std::process::{Command, Output};
 use std::time::Duration;
 use tempfile::TempDir;
 
-const REGION: &str = "eu-west-1";
 const LIMIT: Duration = Duration::from_secs(60);
 const KEY: &str = "network/terraform.tfstate";
 const DEV_KEY: &str = "env:/dev/network/terraform.tfstate";
@@ -145,14 +145,7 @@ impl Store {
 
     fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = common::tflock_command(dir, args);
-        cmd.env("HOME", "/nonexistent/tflock-test-home")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", REGION)
-            .env("AWS_ENDPOINT_URL", &self.url);
+        isolated_aws_env(&mut cmd, &self.url);
         cmd
     }
 

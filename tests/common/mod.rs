@@ -20,7 +20,8 @@
 //!   in Terraform's format with [`aws::Seed`]), the fault proxy and its request
 //!   counts;
 //! - [`run`]: tflock against an endpoint with an isolated AWS environment, the
-//!   [`run::Run`] assertions, background processes, cases in parallel;
+//!   [`run::Run`] assertions, background processes and the gates where a test
+//!   stops one ([`run::Gate`]), cases in parallel;
 //! - [`tree`]: backend blocks as `terraform fmt` prints them, temporary trees;
 //! - [`terraform`]: the real `terraform` binary, offline, against the emulator.
 #![allow(dead_code)]

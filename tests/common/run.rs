@@ -1,6 +1,7 @@
 //! Running the real tflock binary against an AWS endpoint (the emulator, or a
 //! proxy in front of it), isolated from any real AWS setting, and asserting on
-//! what it printed. Also: processes in the background and cases in parallel.
+//! what it printed. Also: processes in the background, the gates where a test
+//! stops one, and cases in parallel.
 
 use super::aws::REGION;
 use super::{output_within, stderr, stdout};
