@@ -244,10 +244,18 @@ pub fn render(
         .map(|(s, p)| (p.first_line, s))
         .collect();
 
+    // A heredoc's body and closing marker belong to its opener's row, as
+    // hclwrite counts lines: the rows before and after it are one group.
+    let in_heredoc_row: BTreeSet<usize> = placements
+        .iter()
+        .filter(|p| p.is_row() && p.heredoc)
+        .flat_map(|p| p.first_line + 1..=p.last_line)
+        .collect();
+
     let window = window(&lines, body, &placements);
     let mut vlines = Vec::new();
     for line in window.clone() {
-        if !deleted.contains(&line) {
+        if !deleted.contains(&line) && !in_heredoc_row.contains(&line) {
             vlines.push(VLine {
                 orig: Some(line),
                 row: rows
@@ -343,7 +351,7 @@ impl Layout<'_> {
                         .as_ref()
                         .is_some_and(|(_, c)| c.new_key.is_some() || c.new_value.is_some())
             }) || members.windows(2).any(|w| match (w[0].orig, w[1].orig) {
-                (Some(a), Some(b)) => b != a + 1,
+                (Some(a), Some(b)) => b != self.row_end(a, rows) + 1,
                 _ => true,
             }) || self.run_boundary_moved(members, rows);
             if !touched {
@@ -376,16 +384,36 @@ impl Layout<'_> {
     fn run_boundary_moved(&self, members: &[VLine], rows: &BTreeMap<usize, &Setting>) -> bool {
         let first = members.first().and_then(|v| v.orig);
         let last = members.last().and_then(|v| v.orig);
-        let before = first.is_some_and(|l| l > 0 && rows.contains_key(&(l - 1)));
-        let after = last.is_some_and(|l| rows.contains_key(&(l + 1)));
+        let before = first.is_some_and(|l| {
+            rows.range(..l)
+                .next_back()
+                .is_some_and(|(&row, _)| self.row_end(row, rows) + 1 == l)
+        });
+        let after = last.is_some_and(|l| rows.contains_key(&(self.row_end(l, rows) + 1)));
         before || after
+    }
+
+    /// The last line of the row on `line`: a heredoc's closing marker, else `line`.
+    fn row_end(&self, line: usize, rows: &BTreeMap<usize, &Setting>) -> usize {
+        rows.get(&line)
+            .map(|s| self.placement(s))
+            .filter(|p| p.heredoc)
+            .map_or(line, |p| p.last_line)
     }
 
     /// For each original row line: was its `=` group aligned?
     fn original_equals_alignment(&self, rows: &BTreeMap<usize, &Setting>) -> BTreeMap<usize, bool> {
         let mut result = BTreeMap::new();
-        let lines: Vec<usize> = rows.keys().copied().collect();
-        for group in consecutive_groups(&lines) {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for &line in rows.keys() {
+            match groups.last_mut() {
+                Some(group) if group.last().map(|&l| self.row_end(l, rows) + 1) == Some(line) => {
+                    group.push(line)
+                }
+                _ => groups.push(vec![line]),
+            }
+        }
+        for group in groups {
             let cols: Vec<(usize, usize)> = group
                 .iter()
                 .map(|line| {
@@ -449,7 +477,9 @@ impl Layout<'_> {
             }
         }
         if let Some(value) = change.new_value {
-            new_width = new_width + width(value) - width(&self.text[s.value_span.clone()]);
+            // Only a value's first line is on this row (a heredoc's opener).
+            let old = &self.text[s.value_span.clone()];
+            new_width = new_width + width(first_line(value)) - width(first_line(old));
             edits.push(Edit::replace(s.value_span.clone(), value));
         }
         (edits, new_width)
@@ -636,6 +666,11 @@ fn place(lines: &Lines, s: &Setting) -> Placement {
         trailing_comma,
         heredoc: text[s.value_span.clone()].starts_with("<<"),
     }
+}
+
+/// The part of a value on its first line: all of it, or a heredoc's opener.
+fn first_line(value: &str) -> &str {
+    value.split('\n').next().unwrap_or(value)
 }
 
 /// Whether the rest of a line holds nothing but comments: `# ...`, `// ...`, or

@@ -181,6 +181,36 @@ fn trailing_comments_of_other_rows_stay_and_realign() {
 }
 
 #[test]
+fn a_table_given_by_a_heredoc_becomes_one_lockfile_row() {
+    // The heredoc's opener line is a row of its group (as hclwrite counts it);
+    // its new width is that of the one line left, whatever the heredoc spanned.
+    case(
+        TF,
+        Replace,
+        "terraform {\n  backend \"s3\" {\n    bucket         = \"b\"   # the bucket\n    key            = \"key\" # the key\n    dynamodb_table = <<EOF\na-table-name-longer-than-its-line\nEOF\n  }\n}\n",
+        "terraform {\n  backend \"s3\" {\n    bucket       = \"b\"   # the bucket\n    key          = \"key\" # the key\n    use_lockfile = true\n  }\n}\n",
+    );
+}
+
+#[test]
+fn dual_aligns_the_lockfile_with_the_rows_before_a_heredoc_table() {
+    // hclwrite counts a heredoc's body as its opener's line: the row after the
+    // closing marker is in the opener's group.
+    case(
+        TF,
+        Dual,
+        "terraform {\n  backend \"s3\" {\n    bucket         = \"b\" # the bucket\n    dynamodb_table = <<EOF\nlocks\nEOF\n  }\n}\n",
+        "terraform {\n  backend \"s3\" {\n    bucket         = \"b\" # the bucket\n    dynamodb_table = <<EOF\nlocks\nEOF\n    use_lockfile   = true\n  }\n}\n",
+    );
+    case(
+        TF,
+        Replace,
+        "terraform {\n  backend \"s3\" {\n    dynamodb_table = <<EOF\nlocks\nEOF\n    encrypt        = true\n  }\n}\n",
+        "terraform {\n  backend \"s3\" {\n    use_lockfile = true\n    encrypt      = true\n  }\n}\n",
+    );
+}
+
+#[test]
 fn a_comment_line_above_the_table_is_kept() {
     case(
         TF,
