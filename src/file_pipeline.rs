@@ -205,7 +205,18 @@ fn plan_backends(
         Err(e) => return failed(plans, internal(&path, format!("edits conflict: {e}"))),
     };
     if let Err(message) = recheck(candidate.kind, &new_text, strategy) {
-        return failed(plans, internal(&path, message));
+        // A rewrite that does not parse is tflock's bug, unless the file was
+        // not valid HCL to begin with, which hcl-edit let through.
+        let problem = match parse::quoted_string_over_lines(candidate.kind, &source) {
+            Some(e) => Problem {
+                path: path.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            },
+            None => internal(&path, message),
+        };
+        return failed(plans, problem);
     }
     let sha256 = sha256_hex(source.text.as_bytes());
     Some(FileOutcome::Planned(

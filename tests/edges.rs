@@ -149,6 +149,25 @@ fn a_generate_block_with_a_broken_backend_is_still_an_error() {
     );
 }
 
+/// hcl-edit accepts a quoted string over several lines, which Terraform refuses.
+/// Where that makes tflock's own rewrite unparseable (a cargo-fuzz finding, the
+/// regression `unparseable-rewrite-multiline-strings.tfbackend`), the file is
+/// reported as the bad input it is, where HashiCorp's parser points, not as an
+/// internal error of tflock; nothing is written.
+#[test]
+fn a_rewrite_broken_by_a_quoted_string_over_lines_is_reported_as_bad_input() {
+    let input = "t=\"\"\ndynamodb_table=\"\n<<E\"\nu=\"\n$${{{{$${{$${{$${\"";
+    let dir = tree(&[("s3.tfbackend", input)]);
+    let out = tflock(dir.path(), &["plan", "--offline"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("s3.tfbackend:2:17: Invalid multi-line string"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("internal error"), "{}", text(&out));
+}
+
 // ---------------------------------------------------------------------------
 // An empty dynamodb_table
 // ---------------------------------------------------------------------------

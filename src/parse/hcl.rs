@@ -276,6 +276,53 @@ fn unclosed_braces_error(source: &Source, at: usize, count: usize) -> ParseError
     )
 }
 
+/// Where the file holds a quoted string over several lines (a line break in a
+/// `"..."` literal, outside `${ }`): hcl-edit parses one, HashiCorp's parser
+/// (Terraform's, Terragrunt's) refuses the file. None when there is none or
+/// the file does not parse.
+pub(super) fn quoted_string_over_lines(source: &Source) -> Option<ParseError> {
+    use hcl_edit::visit::{Visit, visit_body};
+    struct Find<'t> {
+        text: &'t str,
+        bom: usize,
+        at: Option<usize>,
+    }
+    impl Find<'_> {
+        /// Points at the line break, as HashiCorp's parser does.
+        fn check(&mut self, span: Option<Range<usize>>) {
+            let Some(span) = span else { return };
+            let line_break = self.text.get(span.clone()).and_then(|raw| raw.find('\n'));
+            if let (Some(at), None) = (line_break, self.at) {
+                self.at = Some(self.bom + span.start + at);
+            }
+        }
+    }
+    impl Visit for Find<'_> {
+        fn visit_string(&mut self, node: &hcl_edit::Decorated<String>) {
+            self.check(node.span());
+        }
+        // Reached from quoted templates only: heredocs are not descended into.
+        fn visit_literal(&mut self, node: &hcl_edit::Spanned<String>) {
+            self.check(node.span());
+        }
+        fn visit_heredoc_template(&mut self, _: &hcl_edit::template::HeredocTemplate) {}
+    }
+    let body = parse_document(source).ok()?;
+    let mut find = Find {
+        text: source.body(),
+        bom: source.bom,
+        at: None,
+    };
+    visit_body(&mut find, &body);
+    let at = find.at?;
+    Some(ParseError::at(
+        source,
+        at,
+        "Invalid multi-line string: quoted strings may not be split over multiple lines \
+         (Terraform refuses this file); use the \\n escape or a heredoc",
+    ))
+}
+
 pub(super) fn parse_document(source: &Source) -> Result<structure::Body, ParseError> {
     if let Some((at, count)) = too_many_unclosed_braces(source.body()) {
         return Err(unclosed_braces_error(source, source.bom + at, count));

@@ -52,6 +52,12 @@ pub fn top_level(source: &Source) -> Result<Body, ParseError> {
     hcl::tfbackend(source).map(|b| b.body)
 }
 
+/// A quoted string over several lines in an HCL file, which Terraform refuses
+/// and hcl-edit accepts; see `hcl::quoted_string_over_lines`.
+pub fn quoted_string_over_lines(kind: FileKind, source: &Source) -> Option<ParseError> {
+    (!kind.is_json()).then(|| hcl::quoted_string_over_lines(source))?
+}
+
 /// Finds every S3 backend setting in one file.
 pub fn parse(kind: FileKind, source: &Source) -> Result<Vec<Backend>, ParseError> {
     let backends = parse_kind(kind, source)?;
