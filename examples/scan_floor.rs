@@ -21,10 +21,9 @@
 //!
 //! It prints how many files it saw, read and planned, to standard error.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tflock::discover::{self, Opened, Selection};
+use tflock::discover::{self, Selection};
 use tflock::plan::Strategy;
 
 // The binary's allocator, so that the parts cost what they cost in `tflock`.
@@ -64,7 +63,9 @@ fn main() {
             if part == Part::List {
                 return None;
             }
-            let bytes = read_file(opened, &candidate.path)?;
+            let bytes = tflock::scan::read_candidate(opened, &candidate.path)
+                .ok()?
+                .ok()?;
             read.fetch_add(1, Ordering::Relaxed);
             if part == Part::Read || discover::worth_parsing(candidate.kind, &bytes).is_err() {
                 return None;
@@ -81,19 +82,4 @@ fn main() {
         planned.into_inner(),
         walked.found.len()
     );
-}
-
-/// The file's bytes, from the walk's open when it made one, as the scan reads them.
-fn read_file(opened: Option<Opened>, path: &Path) -> Option<Vec<u8>> {
-    let Opened { file, size } = match opened {
-        Some(opened) => opened,
-        None => {
-            let file = std::fs::File::open(path).ok()?;
-            let size = file.metadata().ok()?.len();
-            Opened { file, size }
-        }
-    };
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(size).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
 }

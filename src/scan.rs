@@ -139,15 +139,10 @@ fn plan_file(
         };
         (Some(FileOutcome::Failed(problem, Vec::new())), Vec::new())
     };
-    // One open (the walk's, when it made one): its size decides whether to
-    // read the file at all.
-    let read = |opened: Option<discover::Opened>, path: &Path| {
-        opened.map_or_else(|| open(path), Ok).and_then(read_capped)
-    };
     if candidate.kind == FileKind::Ci {
         // A CI file is read for its arguments only; one that cannot be read, or
         // that is far too large to be a script, is simply not a CI file here.
-        let bytes = match read(opened, &candidate.path) {
+        let bytes = match read_candidate(opened, &candidate.path) {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(_)) | Err(_) => Vec::new(),
         };
@@ -172,7 +167,7 @@ fn plan_file(
             ),
         );
     }
-    let bytes = match read(opened, &candidate.path) {
+    let bytes = match read_candidate(opened, &candidate.path) {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(size)) => {
             return fail(
@@ -203,6 +198,16 @@ fn plan_file(
     facts.extend(facts::constraint_facts(&shown, &versions));
     facts.extend(overrides);
     (outcome, facts)
+}
+
+/// A candidate's bytes, or its size when it is over the limit (then it is not
+/// read). One open, the walk's when it made one: its size decides whether to
+/// read the file at all.
+pub fn read_candidate(
+    opened: Option<discover::Opened>,
+    path: &Path,
+) -> std::io::Result<Result<Vec<u8>, u64>> {
+    opened.map_or_else(|| open(path), Ok).and_then(read_capped)
 }
 
 /// Opens a file to read (its size asked of the open file).

@@ -404,16 +404,8 @@ impl Layout<'_> {
     /// For each original row line: was its `=` group aligned?
     fn original_equals_alignment(&self, rows: &BTreeMap<usize, &Setting>) -> BTreeMap<usize, bool> {
         let mut result = BTreeMap::new();
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        for &line in rows.keys() {
-            match groups.last_mut() {
-                Some(group) if group.last().map(|&l| self.row_end(l, rows) + 1) == Some(line) => {
-                    group.push(line)
-                }
-                _ => groups.push(vec![line]),
-            }
-        }
-        for group in groups {
+        let lines: Vec<usize> = rows.keys().copied().collect();
+        for group in groups_by(&lines, |prev, line| self.row_end(prev, rows) + 1 == line) {
             let cols: Vec<(usize, usize)> = group
                 .iter()
                 .map(|line| {
@@ -790,10 +782,16 @@ fn runs<T>(items: &[T], pred: impl Fn(&T) -> bool) -> Vec<Range<usize>> {
 
 /// Splits sorted numbers into groups of consecutive ones.
 pub(super) fn consecutive_groups(lines: &[usize]) -> Vec<Vec<usize>> {
+    groups_by(lines, |prev, l| prev == l.wrapping_sub(1))
+}
+
+/// `lines` cut into groups, a line joining the group before it when it
+/// `follows` that group's last line.
+fn groups_by(lines: &[usize], follows: impl Fn(usize, usize) -> bool) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for &l in lines {
         match groups.last_mut() {
-            Some(g) if g.last() == Some(&(l.wrapping_sub(1))) => g.push(l),
+            Some(g) if g.last().is_some_and(|&prev| follows(prev, l)) => g.push(l),
             _ => groups.push(vec![l]),
         }
     }
